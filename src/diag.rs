@@ -1,0 +1,382 @@
+//! The diagnostics store: raw rows for ops (client IP, request, status, source line), written
+//! as Parquet under `diagnostics/date=…/` (directories 0700, files 0600) with an `expires_at`
+//! in each file's metadata, and deleted once expired. The only output that may hold a raw IP;
+//! it never feeds reports.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    StringBuilder, TimestampMicrosecondBuilder, UInt16Builder, UInt64Builder,
+};
+use arrow_array::{ArrayRef, RecordBatch, UInt64Array};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use parquet::arrow::ArrowWriter;
+use parquet::file::reader::FileReader;
+use parquet::file::serialized_reader::SerializedFileReader;
+use rustc_hash::FxHashMap;
+
+use crate::error::{Error, Result};
+use crate::parse::escape::unescape;
+use crate::parse::{Record, RejectReason};
+use crate::store::{self, AtomicFile};
+
+/// Which lines the diagnostics store keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiagMode {
+    /// Error responses (status ≥ 400) and rejected lines.
+    Errors,
+    /// Every line.
+    All,
+    /// Nothing.
+    Off,
+}
+
+/// Metadata key holding the RFC 3339 expiry of a diagnostics file.
+pub const EXPIRES_AT: &str = "expires_at";
+/// Longest raw line kept for a rejected line, in bytes.
+pub const MAX_RAW_LINE: usize = 8192;
+
+pub fn schema() -> SchemaRef {
+    let ts = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    Arc::new(Schema::new(vec![
+        Field::new("time", ts, true),
+        Field::new("client_ip", DataType::Utf8, true),
+        Field::new("method", DataType::Utf8, true),
+        Field::new("target", DataType::Utf8, true),
+        Field::new("protocol", DataType::Utf8, true),
+        Field::new("status", DataType::UInt16, true),
+        Field::new("bytes", DataType::UInt64, true),
+        Field::new("referer", DataType::Utf8, true),
+        Field::new("user_agent", DataType::Utf8, true),
+        Field::new("forwarded_for", DataType::Utf8, true),
+        Field::new("vhost", DataType::Utf8, true),
+        Field::new("source_file", DataType::Utf8, false),
+        Field::new("line_number", DataType::UInt64, false),
+        Field::new("reject_reason", DataType::Utf8, true),
+        Field::new("raw_line", DataType::Utf8, true),
+    ]))
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(&unescape(b)).into_owned()
+}
+
+fn opt_text(b: Option<&[u8]>) -> Option<String> {
+    b.filter(|v| *v != b"-").map(text)
+}
+
+/// Diagnostics rows of one day, built column by column.
+pub struct DayRows {
+    time: TimestampMicrosecondBuilder,
+    client_ip: StringBuilder,
+    method: StringBuilder,
+    target: StringBuilder,
+    protocol: StringBuilder,
+    status: UInt16Builder,
+    bytes: UInt64Builder,
+    referer: StringBuilder,
+    user_agent: StringBuilder,
+    forwarded_for: StringBuilder,
+    vhost: StringBuilder,
+    /// Line numbers relative to the chunk start (1-based), fixed up by the writer.
+    line: Vec<u64>,
+    reject_reason: StringBuilder,
+    raw_line: StringBuilder,
+}
+
+impl DayRows {
+    fn new() -> Self {
+        DayRows {
+            time: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+            client_ip: StringBuilder::new(),
+            method: StringBuilder::new(),
+            target: StringBuilder::new(),
+            protocol: StringBuilder::new(),
+            status: UInt16Builder::new(),
+            bytes: UInt64Builder::new(),
+            referer: StringBuilder::new(),
+            user_agent: StringBuilder::new(),
+            forwarded_for: StringBuilder::new(),
+            vhost: StringBuilder::new(),
+            line: Vec::new(),
+            reject_reason: StringBuilder::new(),
+            raw_line: StringBuilder::new(),
+        }
+    }
+
+    fn finish(mut self, source: &str, line_base: u64) -> Result<RecordBatch> {
+        let n = self.line.len();
+        let mut src = StringBuilder::with_capacity(n, n * source.len());
+        for _ in 0..n {
+            src.append_value(source);
+        }
+        let lines = UInt64Array::from_iter_values(self.line.iter().map(|l| l + line_base));
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(self.time.finish()),
+            Arc::new(self.client_ip.finish()),
+            Arc::new(self.method.finish()),
+            Arc::new(self.target.finish()),
+            Arc::new(self.protocol.finish()),
+            Arc::new(self.status.finish()),
+            Arc::new(self.bytes.finish()),
+            Arc::new(self.referer.finish()),
+            Arc::new(self.user_agent.finish()),
+            Arc::new(self.forwarded_for.finish()),
+            Arc::new(self.vhost.finish()),
+            Arc::new(src.finish()),
+            Arc::new(lines),
+            Arc::new(self.reject_reason.finish()),
+            Arc::new(self.raw_line.finish()),
+        ];
+        RecordBatch::try_new(schema(), cols).map_err(|e| Error::Parquet {
+            path: PathBuf::from("diagnostics"),
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// Diagnostics rows of one chunk, by day. Line numbers are relative to the chunk.
+#[derive(Default)]
+pub struct ChunkRows {
+    pub days: FxHashMap<i64, DayRows>,
+    pub rows: u64,
+}
+
+impl ChunkRows {
+    fn day(&mut self, day: i64) -> &mut DayRows {
+        self.rows += 1;
+        self.days.entry(day).or_insert_with(DayRows::new)
+    }
+
+    /// Keeps a parsed record. `line` is 1-based within the chunk.
+    pub fn push_record(&mut self, rec: &Record<'_>, client_ip: &str, line: u64) {
+        let d = self.day(rec.time.div_euclid(86_400));
+        d.time.append_value(rec.time.saturating_mul(1_000_000));
+        d.client_ip.append_value(client_ip);
+        d.method
+            .append_option((!rec.method.is_empty()).then(|| text(rec.method)));
+        d.target.append_value(text(if rec.target.is_empty() {
+            rec.request
+        } else {
+            rec.target
+        }));
+        d.protocol
+            .append_option((!rec.protocol.is_empty()).then(|| text(rec.protocol)));
+        d.status.append_value(rec.status);
+        d.bytes.append_value(rec.bytes);
+        d.referer.append_option(opt_text(rec.referer));
+        d.user_agent.append_option(opt_text(rec.user_agent));
+        d.forwarded_for.append_option(opt_text(rec.forwarded_for));
+        d.vhost.append_option(opt_text(rec.vhost));
+        d.line.push(line);
+        d.reject_reason.append_null();
+        d.raw_line.append_null();
+    }
+
+    /// Keeps a rejected line under the day `day` (the run's day: the line has no usable time).
+    pub fn push_reject(&mut self, raw: &[u8], reason: RejectReason, line: u64, day: i64) {
+        let d = self.day(day);
+        d.time.append_null();
+        d.client_ip.append_null();
+        d.method.append_null();
+        d.target.append_null();
+        d.protocol.append_null();
+        d.status.append_null();
+        d.bytes.append_null();
+        d.referer.append_null();
+        d.user_agent.append_null();
+        d.forwarded_for.append_null();
+        d.vhost.append_null();
+        d.line.push(line);
+        d.reject_reason.append_value(reason.as_str());
+        let cut = &raw[..raw.len().min(MAX_RAW_LINE)];
+        d.raw_line.append_value(String::from_utf8_lossy(cut));
+    }
+}
+
+/// What the writer is told: a chunk's rows, or the end of one input.
+pub struct ChunkMessage {
+    pub input: usize,
+    pub chunk: usize,
+    pub lines: u64,
+    pub rows: ChunkRows,
+}
+
+/// Writes diagnostics as chunks arrive, in line order per input, one file per day.
+pub struct DiagWriter {
+    root: PathBuf,
+    run_id: String,
+    retention_secs: i64,
+    now: i64,
+    writers: BTreeMap<i64, ArrowWriter<AtomicFile>>,
+    pending: BTreeMap<usize, ChunkMessage>,
+    input: usize,
+    next_chunk: usize,
+    line_base: u64,
+    sources: Vec<String>,
+    /// Rows not written because their day had already expired.
+    pub skipped_expired: u64,
+    rows: BTreeMap<i64, u64>,
+}
+
+impl DiagWriter {
+    pub fn new(
+        out: &Path,
+        run_id: &str,
+        retention_secs: i64,
+        now: i64,
+        sources: Vec<String>,
+    ) -> Self {
+        DiagWriter {
+            root: out.join("diagnostics"),
+            run_id: run_id.to_string(),
+            retention_secs,
+            now,
+            writers: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            input: 0,
+            next_chunk: 0,
+            line_base: 0,
+            sources,
+            skipped_expired: 0,
+            rows: BTreeMap::new(),
+        }
+    }
+
+    /// Accepts one chunk's rows; writes every chunk that is now in order.
+    pub fn accept(&mut self, msg: ChunkMessage) -> Result<()> {
+        if msg.input != self.input {
+            debug_assert!(msg.input > self.input && self.pending.is_empty());
+            self.input = msg.input;
+            self.next_chunk = 0;
+            self.line_base = 0;
+        }
+        self.pending.insert(msg.chunk, msg);
+        while let Some(msg) = self.pending.remove(&self.next_chunk) {
+            self.next_chunk += 1;
+            let base = self.line_base;
+            self.line_base += msg.lines;
+            let source = self.sources.get(msg.input).cloned().unwrap_or_default();
+            for (day, rows) in msg.rows.days {
+                let expires = day * 86_400 + self.retention_secs;
+                if expires <= self.now {
+                    self.skipped_expired += rows.line.len() as u64;
+                    continue;
+                }
+                *self.rows.entry(day).or_default() += rows.line.len() as u64;
+                let batch = rows.finish(&source, base)?;
+                self.writer(day, expires)?
+                    .write(&batch)
+                    .map_err(|e| parquet_err(&self.root, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn writer(&mut self, day: i64, expires: i64) -> Result<&mut ArrowWriter<AtomicFile>> {
+        if !self.writers.contains_key(&day) {
+            let date = crate::parse::time::date_string(day * 86_400);
+            store::ensure_dir(&self.root, store::PRIVATE_DIR)?;
+            let dir = self.root.join(format!("date={date}"));
+            store::ensure_dir(&dir, store::PRIVATE_DIR)?;
+            let file = AtomicFile::create(
+                &dir.join(format!("part-{}.parquet", self.run_id)),
+                store::PRIVATE_FILE,
+            )?;
+            let expires_at = jiff::Timestamp::from_second(expires)
+                .map(|t| t.to_string())
+                .unwrap_or_default();
+            let props = crate::reports::writer_properties(
+                "diagnostics",
+                &self.run_id,
+                vec![(EXPIRES_AT.to_string(), expires_at)],
+            );
+            let w = ArrowWriter::try_new(file, schema(), Some(props))
+                .map_err(|e| parquet_err(&dir, e))?;
+            self.writers.insert(day, w);
+        }
+        Ok(self.writers.get_mut(&day).expect("inserted above"))
+    }
+
+    /// Finishes and publishes every file. Returns each file written with its row count.
+    pub fn finish(mut self) -> Result<Vec<(PathBuf, u64)>> {
+        let mut finished = Vec::new();
+        for (day, w) in std::mem::take(&mut self.writers) {
+            let file = w.into_inner().map_err(|e| parquet_err(&self.root, e))?;
+            finished.push((file, self.rows.get(&day).copied().unwrap_or(0)));
+        }
+        finished
+            .into_iter()
+            .map(|(file, rows)| Ok((file.commit()?, rows)))
+            .collect()
+    }
+}
+
+fn parquet_err(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Parquet {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+/// Reads `expires_at` (Unix seconds) from a diagnostics file's metadata.
+pub fn expires_at(path: &Path) -> Result<Option<i64>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::input(path, e))?;
+    let reader = SerializedFileReader::new(file).map_err(|e| parquet_err(path, e))?;
+    let kv = reader.metadata().file_metadata().key_value_metadata();
+    Ok(kv
+        .and_then(|kv| kv.iter().find(|k| k.key == EXPIRES_AT))
+        .and_then(|k| k.value.as_deref())
+        .and_then(|v| v.parse::<jiff::Timestamp>().ok())
+        .map(|t| t.as_second()))
+}
+
+/// Outcome of a purge.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct PurgeReport {
+    pub files_deleted: u64,
+    pub bytes_deleted: u64,
+    pub stale_temps_removed: u64,
+}
+
+/// Deletes every diagnostics file whose `expires_at` is at or before `now`, and temporary files
+/// a crashed run left behind. A file without a readable expiry is kept and reported.
+pub fn purge(out: &Path, now: i64) -> Result<PurgeReport> {
+    let root = out.join("diagnostics");
+    let mut report = PurgeReport::default();
+    let Ok(days) = std::fs::read_dir(&root) else {
+        return Ok(report);
+    };
+    for day in days.flatten() {
+        let dir = day.path();
+        if !dir.is_dir() {
+            continue;
+        }
+        report.stale_temps_removed += store::remove_stale_temps(&dir)? as u64;
+        let Ok(files) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for f in files.flatten() {
+            let path = f.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("parquet") {
+                continue;
+            }
+            match expires_at(&path) {
+                Ok(Some(exp)) if exp <= now => {
+                    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+                    if store::remove_file(&path)? {
+                        report.files_deleted += 1;
+                        report.bytes_deleted += size;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => eprintln!("warning: cannot read expiry of {}: {e}", path.display()),
+            }
+        }
+        store::remove_dir_if_empty(&dir);
+    }
+    Ok(report)
+}

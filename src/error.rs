@@ -1,0 +1,49 @@
+//! Typed errors of the library. Owns the error vocabulary; never prints or exits.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the library. The binary maps these to exit codes.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read {path}: {source}")]
+    Input {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("geo database {path}: {reason}")]
+    GeoDatabase { path: String, reason: String },
+    #[error("cannot write {path}: {source}")]
+    Output {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("unsafe output location {path}: {reason}")]
+    UnsafeOutput { path: PathBuf, reason: String },
+    #[error("parquet {path}: {reason}")]
+    Parquet { path: PathBuf, reason: String },
+    #[error("invalid option: {0}")]
+    Usage(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn output(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Output {
+            path: path.into(),
+            source,
+        }
+    }
+    pub(crate) fn input(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Input {
+            path: path.into(),
+            source,
+        }
+    }
+    /// True for errors the user caused with their options (exit code 2).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Error::Usage(_))
+    }
+}

@@ -1,0 +1,17 @@
+//! logveil: web-server access logs in, privacy-safe analytics out. The library holds the
+//! pipeline; the `logveil` binary is a thin command-line layer over it.
+
+pub mod agg;
+pub mod anon;
+pub mod diag;
+pub mod error;
+pub mod geo;
+pub mod manifest;
+pub mod parse;
+pub mod pipeline;
+pub mod reports;
+pub mod source;
+pub mod store;
+pub mod timeopt;
+
+pub use error::{Error, Result};

@@ -1,0 +1,178 @@
+//! The `logveil` command line: options, exit codes and printing. Owns no pipeline logic.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use logveil::anon::Masks;
+use logveil::diag::DiagMode;
+use logveil::geo::GeoDb;
+use logveil::parse::Format;
+use logveil::pipeline::{self, Options};
+use logveil::source::{DEFAULT_CHUNK, InputSpec};
+use logveil::timeopt;
+
+/// Turns web-server access logs into privacy-safe analytics: broad geography looked up on the
+/// full IP, truncated addresses, Parquet reports for analysts, and raw IPs only in a
+/// short-retention diagnostics store that logveil expires itself.
+#[derive(Parser)]
+#[command(name = "logveil", version, propagate_version = true)]
+struct Cli {
+    /// Use this time as "now" for every command (RFC 3339, e.g. 2026-10-12T00:00:00Z): for
+    /// tests, scripts and backfills. Expiry of diagnostics is computed from it.
+    #[arg(long, global = true, value_name = "RFC3339")]
+    now: Option<String>,
+    /// Print nothing on stderr but errors.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse, enrich, anonymise and aggregate access logs; write reports, diagnostics and a
+    /// run manifest under --out. Expired diagnostics are purged first.
+    Process(ProcessArgs),
+    /// Delete expired diagnostics now.
+    Purge {
+        /// Output tree.
+        #[arg(long, default_value = "logveil-out")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct ProcessArgs {
+    /// Input log files; `-` reads standard input.
+    #[arg(required = true, value_name = "FILE")]
+    inputs: Vec<String>,
+    /// Output tree (reports/, diagnostics/, runs/).
+    #[arg(long, short, default_value = "logveil-out")]
+    out: PathBuf,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = Format::Auto)]
+    format: Format,
+    /// MaxMind-format geo database (GeoIP2/GeoLite2 Country or City, DB-IP, or the flat
+    /// country_code schema). Default: the country database embedded in the binary.
+    #[arg(long, value_name = "PATH")]
+    geoip: Option<PathBuf>,
+    /// Prefix length kept of IPv4 addresses.
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u8).range(0..=32))]
+    ipv4_prefix: u8,
+    /// Prefix length kept of IPv6 addresses.
+    #[arg(long, default_value_t = 48, value_parser = clap::value_parser!(u8).range(0..=128))]
+    ipv6_prefix: u8,
+    /// Which lines the raw diagnostics store keeps.
+    #[arg(long, value_enum, default_value_t = DiagMode::Errors)]
+    diagnostics: DiagMode,
+    /// How long diagnostics are kept, from the start of their day (UTC): e.g. 7d, 36h.
+    #[arg(long, default_value = "7d", value_parser = timeopt::parse_duration)]
+    retention: i64,
+    /// Largest share of rejected lines (0–1) before the run publishes nothing and exits 3.
+    #[arg(long, default_value_t = 0.05)]
+    max_reject_rate: f64,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Read inputs with read() instead of memory-mapping them (for files that may still change).
+    #[arg(long)]
+    no_mmap: bool,
+    /// Chunk size in bytes for parallel processing.
+    #[arg(long, default_value_t = DEFAULT_CHUNK, hide = true)]
+    chunk_size: usize,
+    /// Print the run summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("logveil: error: {e:#}");
+            let usage = e
+                .downcast_ref::<logveil::Error>()
+                .is_some_and(|e| e.is_usage());
+            ExitCode::from(if usage { 2 } else { 1 })
+        }
+    }
+}
+
+fn now(cli_now: &Option<String>) -> anyhow::Result<i64> {
+    match cli_now {
+        Some(s) => timeopt::parse_instant(s).map_err(|e| logveil::Error::Usage(e).into()),
+        None => Ok(jiff::Timestamp::now().as_second()),
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let now = now(&cli.now)?;
+    match cli.command {
+        Command::Process(a) => process(a, now, cli.quiet),
+        Command::Purge { out } => {
+            let r = logveil::diag::purge(&out, now)?;
+            if !cli.quiet {
+                eprintln!(
+                    "purged {} expired diagnostics files ({} bytes)",
+                    r.files_deleted, r.bytes_deleted
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn process(a: ProcessArgs, now: i64, quiet: bool) -> anyhow::Result<ExitCode> {
+    if !(0.0..=1.0).contains(&a.max_reject_rate) {
+        return Err(logveil::Error::Usage(format!(
+            "--max-reject-rate {} is not between 0 and 1",
+            a.max_reject_rate
+        ))
+        .into());
+    }
+    let geo = match &a.geoip {
+        Some(p) => GeoDb::open(p)?,
+        None => GeoDb::embedded().context("embedded geo database")?,
+    };
+    let opts = Options {
+        inputs: a.inputs.iter().map(|s| InputSpec::parse(s)).collect(),
+        out: a.out.clone(),
+        format: a.format,
+        masks: Masks::new(a.ipv4_prefix, a.ipv6_prefix).map_err(logveil::Error::Usage)?,
+        diagnostics: a.diagnostics,
+        retention_secs: a.retention,
+        max_reject_rate: a.max_reject_rate,
+        threads: a.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        }),
+        use_mmap: !a.no_mmap,
+        chunk_size: a.chunk_size.max(4096),
+        now,
+    };
+    let outcome = pipeline::process(&opts, &geo)?;
+    let s = &outcome.summary;
+    if !quiet {
+        eprint!("{}", logveil::manifest::human(s));
+    }
+    if a.json {
+        println!("{}", serde_json::to_string(s)?);
+    }
+    if !outcome.published {
+        eprintln!(
+            "logveil: {} of {} lines ({:.2}%) were rejected, above --max-reject-rate {:.2}%: no report was published. \
+             The format is probably wrong; run `logveil check-format FILE` to see why lines fail, or pass --format.",
+            s.rejected,
+            s.parsed + s.rejected,
+            s.reject_rate * 100.0,
+            s.max_reject_rate * 100.0
+        );
+        return Ok(ExitCode::from(3));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,207 @@
+//! Run summaries: what a run read, counted, rejected and wrote, as printed on stderr, as
+//! `--json` on stdout and as `runs/<run-id>.json`. Holds counts and paths, never an address.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::agg::Accumulator;
+use crate::anon::Masks;
+use crate::diag::{DiagMode, PurgeReport};
+use crate::error::Result;
+use crate::geo::GeoInfo;
+use crate::parse::{Format, RejectReason};
+use crate::pipeline::Options;
+use crate::source::ReadMode;
+use crate::store;
+
+/// A new run id: UTC time of the run and a random suffix, sortable by time.
+pub fn new_run_id(now: i64) -> String {
+    let t = jiff::Timestamp::from_second(now).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    format!("{}-{}", t.strftime("%Y%m%dT%H%M%SZ"), store::random_hex(4))
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InputSummary {
+    pub path: String,
+    pub size_bytes: u64,
+    /// `blake3-head-1MiB:<hex>`: BLAKE3 of the first MiB of content.
+    pub fingerprint: String,
+    pub read_mode: ReadMode,
+    pub lines: u64,
+    pub parsed: u64,
+    pub rejected: u64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DiagSummary {
+    pub mode: DiagMode,
+    pub retention_secs: i64,
+    pub rows_written: u64,
+    pub rows_skipped_expired: u64,
+    pub files: Vec<String>,
+    pub purged: PurgeReport,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub tool: &'static str,
+    pub tool_version: &'static str,
+    pub schema_version: &'static str,
+    pub now: String,
+    pub published: bool,
+    pub format: Format,
+    pub inputs: Vec<InputSummary>,
+    pub lines: u64,
+    pub blank: u64,
+    pub parsed: u64,
+    pub rejected: u64,
+    pub rejected_by_reason: BTreeMap<&'static str, u64>,
+    pub reject_rate: f64,
+    pub max_reject_rate: f64,
+    pub non_ip_clients: u64,
+    pub ipv6_clients: u64,
+    pub first_time: Option<String>,
+    pub last_time: Option<String>,
+    pub masks: Masks,
+    pub geo: GeoInfo,
+    pub diagnostics: DiagSummary,
+    pub reports: Vec<String>,
+    pub threads: usize,
+    pub bytes_read: u64,
+    pub elapsed_secs: f64,
+    pub lines_per_sec: f64,
+    pub mb_per_sec: f64,
+}
+
+pub(crate) struct SummaryParts<'a> {
+    pub run_id: String,
+    pub now: i64,
+    pub opts: &'a Options,
+    pub geo: GeoInfo,
+    pub total: &'a Accumulator,
+    pub inputs: Vec<InputSummary>,
+    pub reject_rate: f64,
+    pub published: bool,
+    pub purge: PurgeReport,
+    pub diag_files: Vec<String>,
+    pub diag_rows: u64,
+    pub diag_skipped_expired: u64,
+    pub report_files: Vec<String>,
+    pub elapsed: Duration,
+    pub threads: usize,
+}
+
+fn rfc3339(t: i64) -> String {
+    jiff::Timestamp::from_second(t)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+pub(crate) fn summarise(p: SummaryParts<'_>) -> RunSummary {
+    let t = p.total;
+    let secs = p.elapsed.as_secs_f64().max(1e-9);
+    RunSummary {
+        run_id: p.run_id,
+        tool: "logveil",
+        tool_version: env!("CARGO_PKG_VERSION"),
+        schema_version: crate::reports::SCHEMA_VERSION,
+        now: rfc3339(p.now),
+        published: p.published,
+        format: p.opts.format,
+        inputs: p.inputs,
+        lines: t.lines,
+        blank: t.blank,
+        parsed: t.parsed,
+        rejected: t.rejected_total(),
+        rejected_by_reason: RejectReason::ALL
+            .iter()
+            .filter(|r| t.rejected[r.index()] > 0)
+            .map(|r| (r.as_str(), t.rejected[r.index()]))
+            .collect(),
+        reject_rate: p.reject_rate,
+        max_reject_rate: p.opts.max_reject_rate,
+        non_ip_clients: t.non_ip_clients,
+        ipv6_clients: t.ipv6_clients,
+        first_time: t.min_time.map(rfc3339),
+        last_time: t.max_time.map(rfc3339),
+        masks: p.opts.masks,
+        geo: p.geo,
+        diagnostics: DiagSummary {
+            mode: p.opts.diagnostics,
+            retention_secs: p.opts.retention_secs,
+            rows_written: p.diag_rows,
+            rows_skipped_expired: p.diag_skipped_expired,
+            files: p.diag_files,
+            purged: p.purge,
+        },
+        reports: p.report_files,
+        threads: p.threads,
+        bytes_read: t.bytes_read,
+        elapsed_secs: secs,
+        lines_per_sec: t.lines as f64 / secs,
+        mb_per_sec: t.bytes_read as f64 / 1e6 / secs,
+    }
+}
+
+/// Writes `runs/<run-id>.json`.
+pub fn write(out: &Path, summary: &RunSummary) -> Result<()> {
+    let dir = out.join("runs");
+    store::ensure_dir(&dir, store::PUBLIC_DIR)?;
+    let json = serde_json::to_vec_pretty(summary).expect("summary serialises");
+    store::write_file(
+        &dir.join(format!("{}.json", summary.run_id)),
+        store::PUBLIC_FILE,
+        &json,
+    )?;
+    Ok(())
+}
+
+/// The human summary printed on stderr.
+pub fn human(s: &RunSummary) -> String {
+    let mut out = String::new();
+    for i in &s.inputs {
+        out += &format!(
+            "input {} ({} bytes, read by {:?}): {} lines, {} parsed, {} rejected\n",
+            i.path, i.size_bytes, i.read_mode, i.lines, i.parsed, i.rejected
+        );
+    }
+    out += &format!(
+        "lines read: {}  parsed: {}  rejected: {}  blank: {}\n",
+        s.lines, s.parsed, s.rejected, s.blank
+    );
+    for (reason, n) in &s.rejected_by_reason {
+        out += &format!("  rejected {reason}: {n}\n");
+    }
+    if s.non_ip_clients > 0 {
+        out += &format!(
+            "client fields that are not addresses (geography unknown): {}\n",
+            s.non_ip_clients
+        );
+    }
+    out += &format!(
+        "geo: {} ({}, built {})\n",
+        s.geo.source, s.geo.database_type, s.geo.build_date
+    );
+    out += &format!(
+        "diagnostics: {} rows in {} files ({:?}, retention {}s); purged {} expired files\n",
+        s.diagnostics.rows_written,
+        s.diagnostics.files.len(),
+        s.diagnostics.mode,
+        s.diagnostics.retention_secs,
+        s.diagnostics.purged.files_deleted
+    );
+    out += &format!(
+        "elapsed {:.3}s: {:.0} lines/s, {:.1} MB/s on {} threads\n",
+        s.elapsed_secs, s.lines_per_sec, s.mb_per_sec, s.threads
+    );
+    if s.published {
+        out += &format!(
+            "run {}: {} report files published\n",
+            s.run_id,
+            s.reports.len()
+        );
+    }
+    out
+}

@@ -1,0 +1,461 @@
+//! Input sources: memory-mapped plain files and a `read()` path (stdin, `--no-mmap`), both cut
+//! into newline-aligned chunks. The only module with `unsafe`; it never parses a line.
+//!
+//! # Mapping policy
+//!
+//! A plain regular file is memory-mapped unless the caller asks for `read()`. A mapped file
+//! that another process truncates while it is mapped can raise SIGBUS on access; logveil is
+//! meant to run on rotated (closed) files, and `--no-mmap` is the choice for a file that may
+//! still be written. Anything that is not a regular file (stdin, a pipe, a FIFO) is always
+//! read with `read()`. The mode used is reported in the run summary.
+
+use std::fs::File;
+use std::io::Read;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::error::{Error, Result};
+
+/// Bytes of the start of an input that its fingerprint covers.
+pub const FINGERPRINT_HEAD: usize = 1 << 20;
+
+/// Default chunk size: large enough to amortise scheduling, small enough to spread work.
+pub const DEFAULT_CHUNK: usize = 4 << 20;
+
+/// How an input's bytes were obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadMode {
+    Mmap,
+    Read,
+}
+
+/// Where a run's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputSpec {
+    Path(PathBuf),
+    Stdin,
+}
+
+impl InputSpec {
+    pub fn parse(arg: &str) -> Self {
+        if arg == "-" {
+            InputSpec::Stdin
+        } else {
+            InputSpec::Path(PathBuf::from(arg))
+        }
+    }
+    /// Name used in summaries and diagnostics.
+    pub fn display_name(&self) -> String {
+        match self {
+            InputSpec::Path(p) => p.display().to_string(),
+            InputSpec::Stdin => "-".to_string(),
+        }
+    }
+}
+
+enum Backing {
+    Mapped(memmap2::Mmap),
+    Empty,
+    Stream(Mutex<StreamState>),
+}
+
+struct StreamState {
+    reader: Box<dyn Read + Send>,
+    carry: Vec<u8>,
+    next_index: usize,
+    offset: u64,
+    eof: bool,
+    head: blake3::Hasher,
+    head_len: usize,
+}
+
+/// An opened input, ready to hand out chunks to several threads.
+pub struct Source {
+    name: String,
+    backing: Backing,
+    ranges: Vec<Range<usize>>,
+    next: AtomicUsize,
+    chunk_size: usize,
+    mode: ReadMode,
+    size: Option<u64>,
+}
+
+/// A newline-aligned piece of an input. Every chunk but the last ends with `\n`.
+pub struct Chunk<'a> {
+    pub index: usize,
+    /// Byte offset of the chunk in the input.
+    pub offset: u64,
+    bytes: ChunkBytes<'a>,
+}
+
+enum ChunkBytes<'a> {
+    Borrowed(&'a [u8]),
+    Owned(Vec<u8>),
+}
+
+impl Chunk<'_> {
+    pub fn bytes(&self) -> &[u8] {
+        match &self.bytes {
+            ChunkBytes::Borrowed(b) => b,
+            ChunkBytes::Owned(v) => v,
+        }
+    }
+}
+
+impl Source {
+    /// Opens `spec`, mapping it when `use_mmap` and it is a non-empty regular file.
+    pub fn open(spec: &InputSpec, use_mmap: bool, chunk_size: usize) -> Result<Self> {
+        let chunk_size = chunk_size.max(1);
+        match spec {
+            InputSpec::Stdin => Ok(Self::from_reader(
+                "-".into(),
+                Box::new(std::io::stdin()),
+                None,
+                chunk_size,
+            )),
+            InputSpec::Path(path) => Self::open_path(path, use_mmap, chunk_size),
+        }
+    }
+
+    fn open_path(path: &Path, use_mmap: bool, chunk_size: usize) -> Result<Self> {
+        let file = File::open(path).map_err(|e| Error::input(path, e))?;
+        let meta = file.metadata().map_err(|e| Error::input(path, e))?;
+        if meta.is_dir() {
+            return Err(Error::input(
+                path,
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, "is a directory"),
+            ));
+        }
+        let name = path.display().to_string();
+        if use_mmap && meta.is_file() {
+            if meta.len() == 0 {
+                return Ok(Source {
+                    name,
+                    backing: Backing::Empty,
+                    ranges: Vec::new(),
+                    next: AtomicUsize::new(0),
+                    chunk_size,
+                    mode: ReadMode::Mmap,
+                    size: Some(0),
+                });
+            }
+            // SAFETY: the mapping is read-only and private to this process. The remaining hazard
+            // is another process truncating the file while it is mapped, which makes later reads
+            // of the lost pages raise SIGBUS; the module docs state the policy (map closed,
+            // rotated files; use `--no-mmap` for a file that may still change). No `&mut`
+            // aliasing is possible because nothing here writes through the mapping.
+            let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::input(path, e))?;
+            let _ = map.advise(memmap2::Advice::Sequential);
+            let ranges = split_chunks(&map, chunk_size);
+            return Ok(Source {
+                name,
+                backing: Backing::Mapped(map),
+                ranges,
+                next: AtomicUsize::new(0),
+                chunk_size,
+                mode: ReadMode::Mmap,
+                size: Some(meta.len()),
+            });
+        }
+        let size = meta.is_file().then_some(meta.len());
+        Ok(Self::from_reader(name, Box::new(file), size, chunk_size))
+    }
+
+    /// A source over any reader, fed through the `read()` path.
+    pub fn from_reader(
+        name: String,
+        reader: Box<dyn Read + Send>,
+        size: Option<u64>,
+        chunk_size: usize,
+    ) -> Self {
+        Source {
+            name,
+            backing: Backing::Stream(Mutex::new(StreamState {
+                reader,
+                carry: Vec::new(),
+                next_index: 0,
+                offset: 0,
+                eof: false,
+                head: blake3::Hasher::new(),
+                head_len: 0,
+            })),
+            ranges: Vec::new(),
+            next: AtomicUsize::new(0),
+            chunk_size: chunk_size.max(1),
+            mode: ReadMode::Read,
+            size,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn mode(&self) -> ReadMode {
+        self.mode
+    }
+    /// Size in bytes when known before reading (regular files).
+    pub fn size(&self) -> Option<u64> {
+        self.size
+    }
+
+    /// The next chunk in input order, or `None` at the end. Safe to call from many threads;
+    /// chunk indices are handed out in increasing order.
+    pub fn next_chunk(&self) -> Result<Option<Chunk<'_>>> {
+        match &self.backing {
+            Backing::Empty => Ok(None),
+            Backing::Mapped(map) => {
+                let i = self.next.fetch_add(1, Ordering::Relaxed);
+                Ok(self.ranges.get(i).map(|r| Chunk {
+                    index: i,
+                    offset: r.start as u64,
+                    bytes: ChunkBytes::Borrowed(&map[r.clone()]),
+                }))
+            }
+            Backing::Stream(state) => {
+                let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+                st.next_chunk(self.chunk_size)
+                    .map_err(|e| Error::input(&self.name, e))
+            }
+        }
+    }
+
+    /// Tells the kernel that a processed chunk's pages are no longer needed, so that resident
+    /// memory stays flat however large the input is.
+    pub fn release(&self, chunk: &Chunk<'_>) {
+        if let (Backing::Mapped(map), ChunkBytes::Borrowed(b)) = (&self.backing, &chunk.bytes) {
+            let start = chunk.offset as usize;
+            // Only whole pages inside the chunk: the page holding the chunk's first byte may be
+            // shared with the previous chunk, which another thread could still be reading.
+            let page = page_size();
+            let aligned = start.div_ceil(page) * page;
+            let end = start + b.len();
+            if end > aligned {
+                let len = (end - aligned) / page * page;
+                if len > 0 {
+                    // SAFETY: MADV_DONTNEED on a read-only, file-backed private mapping only drops
+                    // clean pages; a later access (none is made: the range lies inside this
+                    // finished chunk) would fault them back in from the file, so no memory the
+                    // program can observe changes.
+                    let _ = unsafe {
+                        map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, aligned, len)
+                    };
+                }
+            }
+        }
+    }
+
+    /// Fingerprint of the input: BLAKE3 of its first [`FINGERPRINT_HEAD`] bytes. For a streamed
+    /// input it is complete once every chunk has been taken.
+    pub fn head_fingerprint(&self) -> String {
+        match &self.backing {
+            Backing::Empty => blake3::hash(b"").to_hex().to_string(),
+            Backing::Mapped(map) => blake3::hash(&map[..map.len().min(FINGERPRINT_HEAD)])
+                .to_hex()
+                .to_string(),
+            Backing::Stream(state) => {
+                let st = state.lock().unwrap_or_else(|p| p.into_inner());
+                st.head.finalize().to_hex().to_string()
+            }
+        }
+    }
+}
+
+impl StreamState {
+    fn next_chunk(&mut self, chunk_size: usize) -> std::io::Result<Option<Chunk<'static>>> {
+        let mut buf = std::mem::take(&mut self.carry);
+        loop {
+            if self.eof {
+                break;
+            }
+            if buf.len() >= chunk_size && memchr::memrchr(b'\n', &buf).is_some() {
+                break;
+            }
+            let want = chunk_size.max(buf.len() / 2).max(64 * 1024);
+            let start = buf.len();
+            buf.resize(start + want, 0);
+            let n = loop {
+                match self.reader.read(&mut buf[start..]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        buf.truncate(start);
+                        return Err(e);
+                    }
+                }
+            };
+            buf.truncate(start + n);
+            if self.head_len < FINGERPRINT_HEAD {
+                let take = n.min(FINGERPRINT_HEAD - self.head_len);
+                self.head.update(&buf[start..start + take]);
+                self.head_len += take;
+            }
+            if n == 0 {
+                self.eof = true;
+            }
+        }
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        if !self.eof {
+            // Cut after the last newline; the tail starts the next chunk.
+            let cut = memchr::memrchr(b'\n', &buf)
+                .map(|p| p + 1)
+                .unwrap_or(buf.len());
+            self.carry = buf[cut..].to_vec();
+            buf.truncate(cut);
+        }
+        let index = self.next_index;
+        self.next_index += 1;
+        let offset = self.offset;
+        self.offset += buf.len() as u64;
+        Ok(Some(Chunk {
+            index,
+            offset,
+            bytes: ChunkBytes::Owned(buf),
+        }))
+    }
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if p > 0 { p as usize } else { 4096 }
+}
+
+/// Splits `data` into ranges of about `target` bytes, each ending just after a `\n` (the last
+/// one ends where the data does). The ranges are contiguous and cover `data` exactly.
+pub fn split_chunks(data: &[u8], target: usize) -> Vec<Range<usize>> {
+    let target = target.max(1);
+    let mut ranges = Vec::with_capacity(data.len() / target + 1);
+    let mut start = 0;
+    while start < data.len() {
+        let want = start.saturating_add(target).min(data.len());
+        let end = if want == data.len() {
+            data.len()
+        } else {
+            match memchr::memchr(b'\n', &data[want - 1..]) {
+                Some(p) => want + p,
+                None => data.len(),
+            }
+        };
+        ranges.push(start..end);
+        start = end;
+    }
+    ranges
+}
+
+/// The lines of a chunk, without their `\n` or a trailing `\r`.
+pub fn lines(chunk: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = chunk;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let (line, next) = match memchr::memchr(b'\n', rest) {
+            Some(p) => (&rest[..p], &rest[p + 1..]),
+            None => (rest, &rest[rest.len()..]),
+        };
+        rest = next;
+        Some(line.strip_suffix(b"\r").unwrap_or(line))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn collect_stream(data: &[u8], chunk: usize) -> Vec<Vec<u8>> {
+        let src = Source::from_reader(
+            "t".into(),
+            Box::new(std::io::Cursor::new(data.to_vec())),
+            None,
+            chunk,
+        );
+        let mut out = Vec::new();
+        while let Some(c) = src.next_chunk().unwrap() {
+            assert_eq!(c.index, out.len());
+            out.push(c.bytes().to_vec());
+        }
+        out
+    }
+
+    fn check_chunks(chunks: &[Vec<u8>], data: &[u8]) {
+        assert_eq!(chunks.concat(), data, "chunks must reassemble to the input");
+        for c in &chunks[..chunks.len().saturating_sub(1)] {
+            assert_eq!(
+                c.last(),
+                Some(&b'\n'),
+                "every chunk but the last ends a line"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn split_loses_and_duplicates_nothing(data in proptest::collection::vec(prop_oneof![Just(b'\n'), any::<u8>()], 0..2000), target in 1usize..300) {
+            let ranges = split_chunks(&data, target);
+            let chunks: Vec<Vec<u8>> = ranges.iter().map(|r| data[r.clone()].to_vec()).collect();
+            check_chunks(&chunks, &data);
+        }
+
+        #[test]
+        fn read_path_loses_and_duplicates_nothing(data in proptest::collection::vec(prop_oneof![Just(b'\n'), any::<u8>()], 0..2000), target in 1usize..300) {
+            let chunks = collect_stream(&data, target);
+            check_chunks(&chunks, &data);
+        }
+    }
+
+    #[test]
+    fn mmap_and_read_paths_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.log");
+        let data: Vec<u8> = (0..5000)
+            .flat_map(|i| format!("line {i}\r\n").into_bytes())
+            .chain(*b"last")
+            .collect();
+        std::fs::write(&path, &data).unwrap();
+        for use_mmap in [true, false] {
+            let src = Source::open(&InputSpec::Path(path.clone()), use_mmap, 1000).unwrap();
+            assert_eq!(
+                src.mode(),
+                if use_mmap {
+                    ReadMode::Mmap
+                } else {
+                    ReadMode::Read
+                }
+            );
+            let mut chunks = Vec::new();
+            while let Some(c) = src.next_chunk().unwrap() {
+                chunks.push(c.bytes().to_vec());
+                src.release(&c);
+            }
+            check_chunks(&chunks, &data);
+            let all = chunks.concat();
+            let ls: Vec<&[u8]> = lines(&all).collect();
+            assert_eq!(ls.len(), 5001);
+            assert_eq!(ls[4999], b"line 4999");
+            assert_eq!(ls[5000], b"last");
+        }
+        let a = Source::open(&InputSpec::Path(path.clone()), true, 1000)
+            .unwrap()
+            .head_fingerprint();
+        let b = Source::open(&InputSpec::Path(path.clone()), false, 1000).unwrap();
+        while b.next_chunk().unwrap().is_some() {}
+        assert_eq!(a, b.head_fingerprint());
+    }
+
+    #[test]
+    fn empty_file_has_no_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("empty.log");
+        std::fs::write(&path, b"").unwrap();
+        for use_mmap in [true, false] {
+            let src = Source::open(&InputSpec::Path(path.clone()), use_mmap, 1000).unwrap();
+            assert!(src.next_chunk().unwrap().is_none());
+        }
+    }
+}
