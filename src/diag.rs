@@ -3,7 +3,10 @@
 //! in each file's metadata, and deleted once expired. The only output that may hold a raw IP;
 //! it never feeds reports.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -60,12 +63,24 @@ pub fn schema() -> SchemaRef {
     ]))
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(&unescape(b)).into_owned()
+/// Appends a field, unescaped and as UTF-8 (invalid bytes replaced), without an allocation
+/// when there is nothing to decode.
+fn push_text(builder: &mut StringBuilder, b: &[u8]) {
+    match unescape(b) {
+        Cow::Borrowed(raw) => match std::str::from_utf8(raw) {
+            Ok(s) => builder.append_value(s),
+            Err(_) => builder.append_value(String::from_utf8_lossy(raw)),
+        },
+        Cow::Owned(v) => builder.append_value(String::from_utf8_lossy(&v)),
+    }
 }
 
-fn opt_text(b: Option<&[u8]>) -> Option<String> {
-    b.filter(|v| *v != b"-").map(text)
+/// Appends an optional field; empty and `-` are null.
+fn push_opt(builder: &mut StringBuilder, b: Option<&[u8]>) {
+    match b {
+        Some(v) if !v.is_empty() && v != b"-" => push_text(builder, v),
+        _ => builder.append_null(),
+    }
 }
 
 /// Diagnostics rows of one day, built column by column.
@@ -151,26 +166,35 @@ impl ChunkRows {
         self.days.entry(day).or_insert_with(DayRows::new)
     }
 
-    /// Keeps a parsed record. `line` is 1-based within the chunk.
-    pub fn push_record(&mut self, rec: &Record<'_>, client_ip: &str, line: u64) {
+    /// Keeps a parsed record. `client` is the full address when the client field held one;
+    /// otherwise the field is kept as written. `line` is 1-based within the chunk.
+    pub fn push_record(&mut self, rec: &Record<'_>, client: Option<IpAddr>, line: u64) {
         let d = self.day(rec.time.div_euclid(86_400));
         d.time.append_value(rec.time.saturating_mul(1_000_000));
-        d.client_ip.append_value(client_ip);
-        d.method
-            .append_option((!rec.method.is_empty()).then(|| text(rec.method)));
-        d.target.append_value(text(if rec.target.is_empty() {
-            rec.request
-        } else {
-            rec.target
-        }));
-        d.protocol
-            .append_option((!rec.protocol.is_empty()).then(|| text(rec.protocol)));
+        match client {
+            Some(ip) => {
+                // The builder collects what is written into the next value.
+                let _ = write!(d.client_ip, "{ip}");
+                d.client_ip.append_value("");
+            }
+            None => push_text(&mut d.client_ip, rec.client),
+        }
+        push_opt(&mut d.method, Some(rec.method));
+        push_text(
+            &mut d.target,
+            if rec.target.is_empty() {
+                rec.request
+            } else {
+                rec.target
+            },
+        );
+        push_opt(&mut d.protocol, Some(rec.protocol));
         d.status.append_value(rec.status);
         d.bytes.append_value(rec.bytes);
-        d.referer.append_option(opt_text(rec.referer));
-        d.user_agent.append_option(opt_text(rec.user_agent));
-        d.forwarded_for.append_option(opt_text(rec.forwarded_for));
-        d.vhost.append_option(opt_text(rec.vhost));
+        push_opt(&mut d.referer, rec.referer);
+        push_opt(&mut d.user_agent, rec.user_agent);
+        push_opt(&mut d.forwarded_for, rec.forwarded_for);
+        push_opt(&mut d.vhost, rec.vhost);
         d.line.push(line);
         d.reject_reason.append_null();
         d.raw_line.append_null();

@@ -276,14 +276,7 @@ fn process_chunk(
                     DiagMode::Off => false,
                 };
                 if keep {
-                    let client = match ip {
-                        Some(ip) => ip.to_string(),
-                        None => {
-                            String::from_utf8_lossy(&crate::parse::escape::unescape(rec.client))
-                                .into_owned()
-                        }
-                    };
-                    rows.push_record(&rec, &client, n);
+                    rows.push_record(&rec, ip, n);
                 }
             }
         }

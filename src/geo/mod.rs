@@ -106,7 +106,7 @@ struct GeoRecord<'a> {
 impl GeoDb {
     /// The database compiled into the binary.
     pub fn embedded() -> Result<Self> {
-        Self::from_bytes(Cow::Borrowed(EMBEDDED_DB), EMBEDDED_NAME.to_string())
+        Self::from_bytes(Cow::Borrowed(EMBEDDED_DB), EMBEDDED_NAME.to_string(), false)
     }
 
     /// A database file. Unreadable or corrupt files give [`Error::GeoDatabase`].
@@ -115,16 +115,28 @@ impl GeoDb {
             path: path.display().to_string(),
             reason: e.to_string(),
         })?;
-        Self::from_bytes(Cow::Owned(bytes), path.display().to_string())
+        Self::from_bytes(Cow::Owned(bytes), path.display().to_string(), true)
     }
 
-    fn from_bytes(bytes: Cow<'static, [u8]>, source: String) -> Result<Self> {
+    /// Opens a database from bytes. `verify` walks the whole search tree and data section
+    /// first (user-supplied files); the embedded database is checked by the test suite instead.
+    fn from_bytes(bytes: Cow<'static, [u8]>, source: String, verify: bool) -> Result<Self> {
         let bad = |reason: String| Error::GeoDatabase {
             path: source.clone(),
             reason,
         };
         let reader =
             Reader::from_source(bytes).map_err(|e| bad(format!("not a valid MaxMind DB: {e}")))?;
+        if verify {
+            if let Err(e) = reader.verify() {
+                // Some real databases ship an empty description map, which the verifier rejects
+                // before it reaches the tree; the probe below still checks their data.
+                let msg = e.to_string();
+                if !msg.contains("description - Expected: non-empty map") {
+                    return Err(bad(format!("corrupt MaxMind DB: {msg}")));
+                }
+            }
+        }
         let m = reader.metadata();
         let build_date = crate::parse::time::date_string(
             i64::try_from(m.build_epoch)
@@ -222,7 +234,7 @@ fn place_of(rec: GeoRecord<'_>) -> Place {
     Place { continent, country }
 }
 
-const CACHE_SLOTS: usize = 1 << 12;
+const CACHE_SLOTS: usize = 1 << 14;
 
 /// A per-thread lookup cache. An entry stands for a whole block (/24 for IPv4, /48 for IPv6)
 /// and is only stored when the database network returned for the address covers that block,
@@ -331,10 +343,23 @@ mod tests {
     }
 
     #[test]
+    fn embedded_database_opens_despite_its_empty_description() {
+        let reader = Reader::from_source(EMBEDDED_DB).unwrap();
+        let err = reader.verify().unwrap_err().to_string();
+        assert!(
+            err.contains("description - Expected: non-empty map"),
+            "{err}"
+        );
+        assert!(GeoDb::from_bytes(Cow::Borrowed(EMBEDDED_DB), "embedded".into(), true).is_ok());
+    }
+
+    #[test]
     fn garbage_is_an_error() {
-        assert!(GeoDb::from_bytes(Cow::Owned(b"not a database".to_vec()), "x".into()).is_err());
-        assert!(GeoDb::from_bytes(Cow::Owned(Vec::new()), "x".into()).is_err());
+        assert!(
+            GeoDb::from_bytes(Cow::Owned(b"not a database".to_vec()), "x".into(), true).is_err()
+        );
+        assert!(GeoDb::from_bytes(Cow::Owned(Vec::new()), "x".into(), true).is_err());
         let half = EMBEDDED_DB[..EMBEDDED_DB.len() / 2].to_vec();
-        assert!(GeoDb::from_bytes(Cow::Owned(half), "x".into()).is_err());
+        assert!(GeoDb::from_bytes(Cow::Owned(half), "x".into(), true).is_err());
     }
 }

@@ -51,6 +51,15 @@ pub fn quoted(i: In<'_>) -> IResult<In<'_>, In<'_>> {
     }
 }
 
+/// A quoted field, or a bare `-` (some writers leave an absent referer or agent unquoted).
+#[inline]
+fn quoted_or_dash(i: In<'_>) -> IResult<In<'_>, In<'_>> {
+    match i {
+        [b'-', rest @ ..] if matches!(rest.first(), None | Some(b' ')) => Ok((rest, &i[..1])),
+        _ => quoted(i),
+    }
+}
+
 /// `[dd/Mon/yyyy:HH:MM:SS +zzzz]` as UTC seconds.
 #[inline]
 fn timestamp(i: In<'_>) -> IResult<In<'_>, i64> {
@@ -173,12 +182,12 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>, Reject> {
     if i.is_empty() {
         return Ok(rec);
     }
-    let (i, referer) = (tag(&b" "[..]), quoted)
+    let (i, referer) = (tag(&b" "[..]), quoted_or_dash)
         .parse(i)
         .map(|(i, (_, r))| (i, r))
         .map_err(err_at(BadReferer))?;
     rec.referer = Some(referer);
-    let (i, ua) = (tag(&b" "[..]), quoted)
+    let (i, ua) = (tag(&b" "[..]), quoted_or_dash)
         .parse(i)
         .map(|(i, (_, r))| (i, r))
         .map_err(err_at(BadUserAgent))?;
@@ -278,5 +287,10 @@ mod tests {
             "reject bad_user_agent at 73",
         );
         check("", "reject bad_client at 0");
+        // Regression: an unquoted `-` for an absent referer and agent (seen from some writers).
+        check(
+            "224.92.49.50 bob frank [25/Feb/2021:12:44:08 +0000] \"PATCH /one-to-one HTTP/1.1\" 401 84170 - -",
+            r#"client=224.92.49.50 time=1614257048 method=PATCH target=/one-to-one proto=HTTP/1.1 status=401 bytes=84170 ref=Some("-") ua=Some("-") xff=None"#,
+        );
     }
 }
