@@ -12,5 +12,3 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --all-targets --no-fail-fast "$@"
 fi
-# Doc tests are not run by nextest.
-cargo test --doc --quiet
