@@ -179,7 +179,9 @@ mod tests {
         a
     }
 
-    fn canon(a: &Accumulator) -> (u64, u64, Vec<(GeoKey, Totals)>, Vec<(HourKey, Totals)>) {
+    type Canonical = (u64, u64, Vec<(GeoKey, Totals)>, Vec<(HourKey, Totals)>);
+
+    fn canon(a: &Accumulator) -> Canonical {
         let mut g: Vec<_> = a.geo.iter().map(|(k, v)| (*k, *v)).collect();
         g.sort_by_key(|x| x.0);
         let mut h: Vec<_> = a.hourly.iter().map(|(k, v)| (*k, *v)).collect();

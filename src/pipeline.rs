@@ -78,10 +78,10 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
             let mut writer = writer;
             let mut err = None;
             for msg in rx {
-                if err.is_none() {
-                    if let Err(e) = writer.accept(msg) {
-                        err = Some(e);
-                    }
+                if err.is_none()
+                    && let Err(e) = writer.accept(msg)
+                {
+                    err = Some(e);
                 }
             }
             match err {

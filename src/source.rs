@@ -59,7 +59,7 @@ impl InputSpec {
 enum Backing {
     Mapped(memmap2::Mmap),
     Empty,
-    Stream(Mutex<StreamState>),
+    Stream(Box<Mutex<StreamState>>),
 }
 
 struct StreamState {
@@ -170,7 +170,7 @@ impl Source {
     ) -> Self {
         Source {
             name,
-            backing: Backing::Stream(Mutex::new(StreamState {
+            backing: Backing::Stream(Box::new(Mutex::new(StreamState {
                 reader,
                 carry: Vec::new(),
                 next_index: 0,
@@ -178,7 +178,7 @@ impl Source {
                 eof: false,
                 head: blake3::Hasher::new(),
                 head_len: 0,
-            })),
+            }))),
             next: AtomicUsize::new(0),
             chunk_size: chunk_size.max(1),
             mode: ReadMode::Read,

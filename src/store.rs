@@ -28,10 +28,10 @@ pub fn ensure_dir(dir: &Path, mode: u32) -> Result<()> {
     match fs::symlink_metadata(dir) {
         Ok(meta) => check_dir(dir, &meta),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-                if !parent.exists() {
-                    ensure_dir(parent, mode.max(PUBLIC_DIR & mode | PRIVATE_DIR))?;
-                }
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty())
+                && !parent.exists()
+            {
+                ensure_dir(parent, mode.max(PUBLIC_DIR & mode | PRIVATE_DIR))?;
             }
             match fs::DirBuilder::new().mode(mode).create(dir) {
                 Ok(()) => {}

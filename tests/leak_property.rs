@@ -25,7 +25,7 @@ fn any_ip() -> impl Strategy<Value = IpAddr> {
 /// One line with addresses in every field; `broken` lines lose their closing quote.
 fn line(ips: &[IpAddr; 5], status: u16, broken: bool) -> String {
     let client = match ips[0] {
-        IpAddr::V6(v6) if status % 2 == 0 => format!("[{v6}]:443"),
+        IpAddr::V6(v6) if status.is_multiple_of(2) => format!("[{v6}]:443"),
         ip => ip.to_string(),
     };
     let mut l = format!(

@@ -130,7 +130,7 @@ fn u64s<'a>(b: &'a RecordBatch, col: &str) -> impl Iterator<Item = u64> + 'a {
         .copied()
 }
 
-fn strings<'a>(b: &'a RecordBatch, col: &str) -> Vec<String> {
+fn strings(b: &RecordBatch, col: &str) -> Vec<String> {
     b.column_by_name(col)
         .unwrap()
         .as_string::<i32>()

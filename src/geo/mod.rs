@@ -127,14 +127,12 @@ impl GeoDb {
         };
         let reader =
             Reader::from_source(bytes).map_err(|e| bad(format!("not a valid MaxMind DB: {e}")))?;
-        if verify {
-            if let Err(e) = reader.verify() {
-                // Some real databases ship an empty description map, which the verifier rejects
-                // before it reaches the tree; the probe below still checks their data.
-                let msg = e.to_string();
-                if !msg.contains("description - Expected: non-empty map") {
-                    return Err(bad(format!("corrupt MaxMind DB: {msg}")));
-                }
+        if verify && let Err(e) = reader.verify() {
+            // Some real databases ship an empty description map, which the verifier rejects
+            // before it reaches the tree; the probe below still checks their data.
+            let msg = e.to_string();
+            if !msg.contains("description - Expected: non-empty map") {
+                return Err(bad(format!("corrupt MaxMind DB: {msg}")));
             }
         }
         let m = reader.metadata();
