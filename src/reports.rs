@@ -141,13 +141,14 @@ pub fn traffic_hourly(acc: &Accumulator) -> Result<BTreeMap<String, RecordBatch>
     Ok(out)
 }
 
-/// Writes one table's batches as `reports/<table>/date=<d>/part-<run>.parquet`.
-pub fn write_table(
+/// Writes one table's batches as `reports/<table>/date=<d>/part-<run>.parquet`, under
+/// temporary names: nothing is visible until the caller commits the returned files.
+fn write_table(
     out: &Path,
     table: &str,
     run_id: &str,
     batches: &BTreeMap<String, RecordBatch>,
-) -> Result<Vec<PathBuf>> {
+) -> Result<Vec<AtomicFile>> {
     let mut files = Vec::new();
     for (date, batch) in batches {
         let dir = out.join("reports").join(table).join(format!("date={date}"));
@@ -167,13 +168,13 @@ pub fn write_table(
         )
         .map_err(perr)?;
         w.write(batch).map_err(perr)?;
-        let file = w.into_inner().map_err(perr)?;
-        files.push(file.commit()?);
+        files.push(w.into_inner().map_err(perr)?);
     }
     Ok(files)
 }
 
-/// Writes every report of a run.
+/// Writes every report of a run. All files are written and flushed before the first one is
+/// renamed into place, so a failure (a full disk, say) publishes none of them.
 pub fn write_all(out: &Path, run_id: &str, acc: &Accumulator) -> Result<Vec<PathBuf>> {
     let mut files = write_table(out, "geo_daily", run_id, &geo_daily(acc)?)?;
     files.extend(write_table(
@@ -182,5 +183,5 @@ pub fn write_all(out: &Path, run_id: &str, acc: &Accumulator) -> Result<Vec<Path
         run_id,
         &traffic_hourly(acc)?,
     )?);
-    Ok(files)
+    files.into_iter().map(AtomicFile::commit).collect()
 }

@@ -481,3 +481,37 @@ fn blank_and_crlf_lines_and_a_missing_final_newline() {
     assert_eq!(s["parsed"], 3);
     assert_eq!(s["rejected"], 0);
 }
+
+#[test]
+fn a_failed_run_publishes_no_partial_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // The second table cannot be written: its directory is taken by a file.
+    std::fs::create_dir_all(out.join("reports")).unwrap();
+    std::fs::write(out.join("reports/traffic_hourly"), b"in the way").unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sample.log");
+    let output = logveil()
+        .args(["--now", NOW, "process"])
+        .arg(&sample)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut visible = Vec::new();
+    let geo = out.join("reports/geo_daily");
+    for day in std::fs::read_dir(&geo).into_iter().flatten().flatten() {
+        for f in std::fs::read_dir(day.path()).unwrap().flatten() {
+            visible.push(f.path());
+        }
+    }
+    assert!(
+        visible.is_empty(),
+        "files left visible or behind: {visible:?}"
+    );
+}
