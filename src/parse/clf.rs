@@ -178,6 +178,8 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>, Reject> {
         user_agent: None,
         forwarded_for: None,
         vhost: None,
+        duration_us: None,
+        escaping: super::Escaping::Log,
     };
     if i.is_empty() {
         return Ok(rec);

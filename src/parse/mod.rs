@@ -27,6 +27,22 @@ pub struct Record<'a> {
     pub forwarded_for: Option<&'a [u8]>,
     /// Virtual host, for formats that carry one.
     pub vhost: Option<&'a [u8]>,
+    /// Time taken to serve the request, in microseconds, for formats that carry it.
+    pub duration_us: Option<u64>,
+    /// How the text fields are escaped, so that consumers decode them the right way.
+    pub escaping: Escaping,
+}
+
+/// The escape convention of a record's text fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Escaping {
+    /// Apache and nginx access-log escapes (`\"`, `\\`, `\xHH`, C-style): see [`escape::unescape`].
+    #[default]
+    Log,
+    /// JSON string escapes (`\"`, `\\`, `\n`, `\uXXXX`).
+    Json,
+    /// None: the bytes are the value.
+    Raw,
 }
 
 /// Why a line was not turned into a record. The names are stable: they appear in summaries,
