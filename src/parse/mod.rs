@@ -3,7 +3,9 @@
 
 pub mod clf;
 pub mod escape;
+pub mod logformat;
 pub mod time;
+pub mod json; pub mod w3c; pub mod aws;
 
 /// One parsed access-log line. Every slice borrows from the input chunk and is still escaped
 /// as the server wrote it (see [`escape::unescape`]).
