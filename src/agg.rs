@@ -79,6 +79,8 @@ pub type GeoKey = (i64, Place);
 pub struct Accumulator {
     pub lines: u64,
     pub blank: u64,
+    /// Directive lines of formats that have them (W3C `#Fields:`, CloudFront `#Version:`).
+    pub directives: u64,
     pub parsed: u64,
     pub rejected: [u64; RejectReason::ALL.len()],
     pub bytes_read: u64,
@@ -127,6 +129,7 @@ impl Accumulator {
     pub fn merge(&mut self, other: Accumulator) {
         self.lines += other.lines;
         self.blank += other.blank;
+        self.directives += other.directives;
         self.parsed += other.parsed;
         for (a, b) in self.rejected.iter_mut().zip(other.rejected) {
             *a += b;

@@ -105,6 +105,40 @@ fn parse_v4_with_port(b: &[u8]) -> Option<Ipv4Addr> {
     }
 }
 
+/// The client of a request, as nginx's realip module finds it. Without trusted proxies, or
+/// when the connecting address is not one, the connecting address is the client. Otherwise
+/// the X-Forwarded-For list is read from the right, skipping trusted proxies: the first
+/// address that is not one is the client (the left-most, when all are trusted). Entries
+/// that are not addresses end the walk at the address before them.
+pub fn client_address(
+    remote: Option<IpAddr>,
+    forwarded_for: Option<&[u8]>,
+    trusted: &[ipnet::IpNet],
+) -> Option<IpAddr> {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|n| n.contains(&unwrap_embedded(ip)));
+    let remote = remote?;
+    if trusted.is_empty() || !is_trusted(remote) {
+        return Some(remote);
+    }
+    let Some(list) = forwarded_for.filter(|l| *l != b"-") else {
+        return Some(remote);
+    };
+    let mut client = remote;
+    for entry in list.rsplit(|b| *b == b',') {
+        let entry = entry.trim_ascii();
+        match parse_client(entry) {
+            Some(ip) => {
+                client = ip;
+                if !is_trusted(ip) {
+                    break;
+                }
+            }
+            None => break,
+        }
+    }
+    Some(client)
+}
+
 /// The IPv4 address inside an IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`),
 /// 6to4 (`2002:AABB:CCDD::/48`) or NAT64 (`64:ff9b::a.b.c.d`, `64:ff9b:1::/48`) address.
 pub fn unwrap_embedded(ip: IpAddr) -> IpAddr {
@@ -193,6 +227,33 @@ mod tests {
         check("1.2.3.4:", (24, 48), None);
         check("-", (24, 48), None);
         check("[::1", (24, 48), None);
+    }
+
+    #[test]
+    fn forwarded_for_with_trusted_proxies() {
+        let nets: Vec<ipnet::IpNet> = vec![
+            "10.0.0.0/8".parse().unwrap(),
+            "2001:db8::/32".parse().unwrap(),
+        ];
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        let check = |remote: &str, xff: &str, trusted: &[ipnet::IpNet], expected: &str| {
+            let got = client_address(ip(remote), Some(xff.as_bytes()), trusted);
+            assert_eq!(got, ip(expected), "remote {remote}, xff {xff}");
+        };
+        check("10.0.0.1", "203.0.113.9, 10.0.0.2", &nets, "203.0.113.9");
+        check(
+            "10.0.0.1",
+            "198.51.100.1, 203.0.113.9, 10.0.0.2",
+            &nets,
+            "203.0.113.9",
+        );
+        check("10.0.0.1", "10.0.0.3, 10.0.0.2", &nets, "10.0.0.3");
+        check("203.0.113.5", "198.51.100.1", &nets, "203.0.113.5");
+        check("10.0.0.1", "198.51.100.1", &[], "10.0.0.1");
+        check("10.0.0.1", "-", &nets, "10.0.0.1");
+        check("10.0.0.1", "unknown, 10.0.0.2", &nets, "10.0.0.2");
+        check("2001:db8::1", "[2001:db9::5]:443", &nets, "2001:db9::5");
+        check("10.0.0.1", "203.0.113.9:5678", &nets, "203.0.113.9");
     }
 
     fn any_ip() -> impl Strategy<Value = IpAddr> {

@@ -36,6 +36,19 @@ enum Command {
     /// Parse, enrich, anonymise and aggregate access logs; write reports, diagnostics and a
     /// run manifest under --out. Expired diagnostics are purged first.
     Process(ProcessArgs),
+    /// Explain why lines of FILE do not parse: the line, the field and byte offset where each
+    /// failing line stopped, and the formats ranked by how many sample lines each parses.
+    /// Excerpts of lines are shown only when stdout is a terminal (they may hold personal data).
+    CheckFormat {
+        /// The log to check (plain, .gz or .zst).
+        file: PathBuf,
+        /// The format to check against (default: the one detection picks).
+        #[arg(long, value_enum, default_value_t = Format::Auto)]
+        format: Format,
+        /// How many failing lines to explain.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+    },
     /// Delete expired diagnostics now.
     Purge {
         /// Output tree.
@@ -52,9 +65,15 @@ struct ProcessArgs {
     /// Output tree (reports/, diagnostics/, runs/).
     #[arg(long, short, default_value = "logveil-out")]
     out: PathBuf,
-    /// Log format.
+    /// Log format: a named one, or `auto` to detect it from the first lines of each input.
     #[arg(long, value_enum, default_value_t = Format::Auto)]
     format: Format,
+    /// An Apache `LogFormat` string (e.g. '%h %l %u %t "%r" %>s %b'), compiled into the parser.
+    #[arg(long, value_name = "FORMAT", conflicts_with_all = ["format", "nginx_format"])]
+    log_format: Option<String>,
+    /// An nginx `log_format` string (e.g. '$remote_addr - $remote_user [$time_local] "$request" ...').
+    #[arg(long, value_name = "FORMAT", conflicts_with_all = ["format", "log_format"])]
+    nginx_format: Option<String>,
     /// MaxMind-format geo database (GeoIP2/GeoLite2 Country or City, DB-IP, or the flat
     /// country_code schema). Default: the country database embedded in the binary.
     #[arg(long, value_name = "PATH")]
@@ -80,9 +99,18 @@ struct ProcessArgs {
     /// Read inputs with read() instead of memory-mapping them (for files that may still change).
     #[arg(long)]
     no_mmap: bool,
+    /// When an input cannot be read to its end (missing, or a corrupt .gz/.zst), keep the
+    /// results of the others and of its lines before the error; the run still exits 1.
+    #[arg(long)]
+    keep_going: bool,
     /// Chunk size in bytes for parallel processing.
     #[arg(long, default_value_t = DEFAULT_CHUNK, hide = true)]
     chunk_size: usize,
+    /// A proxy (CIDR, repeatable) whose X-Forwarded-For entries are believed: the client is the
+    /// right-most address of the list that is not a trusted proxy, as nginx's realip module
+    /// does. Without it, the connecting address is the client.
+    #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = parse_cidr)]
+    trusted_proxies: Vec<ipnet::IpNet>,
     /// Print the run summary as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -94,10 +122,12 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("logveil: error: {e:#}");
-            let usage = e
-                .downcast_ref::<logveil::Error>()
-                .is_some_and(|e| e.is_usage());
-            ExitCode::from(if usage { 2 } else { 1 })
+            let code = match e.downcast_ref::<logveil::Error>() {
+                Some(e) if e.is_usage() => 2,
+                Some(logveil::Error::FormatMismatch(_)) => 3,
+                _ => 1,
+            };
+            ExitCode::from(code)
         }
     }
 }
@@ -113,6 +143,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let now = now(&cli.now)?;
     match cli.command {
         Command::Process(a) => process(a, now, cli.quiet),
+        Command::CheckFormat {
+            file,
+            format,
+            limit,
+        } => {
+            use std::io::IsTerminal;
+            let report =
+                logveil::checkformat::check(&file, format, limit, std::io::stdout().is_terminal())?;
+            print!("{report}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Purge { out } => {
             let r = logveil::diag::purge(&out, now)?;
             if !cli.quiet {
@@ -152,6 +193,9 @@ fn process(a: ProcessArgs, now: i64, quiet: bool) -> anyhow::Result<ExitCode> {
                 .unwrap_or(1)
         }),
         use_mmap: !a.no_mmap,
+        keep_going: a.keep_going,
+        trusted_proxies: a.trusted_proxies.clone(),
+        custom_format: compile_format(&a)?,
         chunk_size: a.chunk_size.max(4096),
         now,
     };
@@ -174,5 +218,34 @@ fn process(a: ProcessArgs, now: i64, quiet: bool) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(3));
     }
+    if outcome.failed_inputs > 0 {
+        eprintln!(
+            "logveil: {} input(s) could not be read to their end (see above)",
+            outcome.failed_inputs
+        );
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+fn parse_cidr(s: &str) -> Result<ipnet::IpNet, String> {
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is not an address or CIDR network"))
+}
+
+/// The parser compiled from `--log-format` or `--nginx-format`, if one was given.
+fn compile_format(
+    a: &ProcessArgs,
+) -> anyhow::Result<Option<std::sync::Arc<logveil::parse::logformat::LogFormat>>> {
+    use logveil::parse::logformat::LogFormat;
+    let compiled = match (&a.log_format, &a.nginx_format) {
+        (Some(f), _) => {
+            LogFormat::apache(f).map_err(|e| logveil::Error::Usage(format!("--log-format: {e}")))?
+        }
+        (None, Some(f)) => LogFormat::nginx(f)
+            .map_err(|e| logveil::Error::Usage(format!("--nginx-format: {e}")))?,
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(std::sync::Arc::new(compiled)))
 }

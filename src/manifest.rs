@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::geo::GeoInfo;
 use crate::parse::{Format, RejectReason};
 use crate::pipeline::Options;
-use crate::source::ReadMode;
+use crate::source::{Compression, ReadMode};
 use crate::store;
 
 /// A new run id: UTC time of the run and a random suffix, sortable by time.
@@ -24,13 +24,42 @@ pub fn new_run_id(now: i64) -> String {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct InputSummary {
     pub path: String,
+    /// Bytes of content (decompressed).
     pub size_bytes: u64,
+    pub compression: Compression,
+    pub compressed_size_bytes: Option<u64>,
     /// `blake3-head-1MiB:<hex>`: BLAKE3 of the first MiB of content.
     pub fingerprint: String,
     pub read_mode: ReadMode,
     pub lines: u64,
     pub parsed: u64,
     pub rejected: u64,
+    /// The format the input was read with.
+    pub format: Format,
+    /// How `auto` chose it, when it did.
+    pub detection: Option<crate::parse::formats::Detection>,
+    /// Why the input could not be read to its end; its lines before the error are counted.
+    pub error: Option<String>,
+}
+
+impl InputSummary {
+    /// An input that could not be opened at all.
+    pub fn failed(path: String, e: &crate::Error) -> Self {
+        InputSummary {
+            path,
+            size_bytes: 0,
+            compression: Compression::None,
+            compressed_size_bytes: None,
+            fingerprint: String::new(),
+            read_mode: ReadMode::Read,
+            lines: 0,
+            parsed: 0,
+            rejected: 0,
+            format: Format::Auto,
+            detection: None,
+            error: Some(e.to_string()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -55,6 +84,7 @@ pub struct RunSummary {
     pub inputs: Vec<InputSummary>,
     pub lines: u64,
     pub blank: u64,
+    pub directives: u64,
     pub parsed: u64,
     pub rejected: u64,
     pub rejected_by_reason: BTreeMap<&'static str, u64>,
@@ -113,6 +143,7 @@ pub(crate) fn summarise(p: SummaryParts<'_>) -> RunSummary {
         inputs: p.inputs,
         lines: t.lines,
         blank: t.blank,
+        directives: t.directives,
         parsed: t.parsed,
         rejected: t.rejected_total(),
         rejected_by_reason: RejectReason::ALL
@@ -162,10 +193,25 @@ pub fn write(out: &Path, summary: &RunSummary) -> Result<()> {
 pub fn human(s: &RunSummary) -> String {
     let mut out = String::new();
     for i in &s.inputs {
+        let how = match i.compression {
+            Compression::None => format!("read by {:?}", i.read_mode).to_lowercase(),
+            c => format!("{c:?} stream").to_lowercase(),
+        };
         out += &format!(
-            "input {} ({} bytes, read by {:?}): {} lines, {} parsed, {} rejected\n",
-            i.path, i.size_bytes, i.read_mode, i.lines, i.parsed, i.rejected
+            "input {} ({} bytes, {how}): {} lines, {} parsed, {} rejected\n",
+            i.path, i.size_bytes, i.lines, i.parsed, i.rejected
         );
+        if let Some(d) = &i.detection {
+            out += &format!(
+                "  format: {} (detected: {} of {} sample lines fit)\n",
+                i.format.name(),
+                d.fit,
+                d.sampled
+            );
+        }
+        if let Some(e) = &i.error {
+            out += &format!("  error: {e}\n");
+        }
     }
     out += &format!(
         "lines read: {}  parsed: {}  rejected: {}  blank: {}\n",

@@ -13,7 +13,11 @@ use crate::error::{Error, Result};
 use crate::geo::{GeoCache, GeoDb, Place};
 use crate::manifest::{self, InputSummary, RunSummary};
 use crate::parse::Format;
+use crate::parse::formats::{self, Detection};
+use crate::parse::logformat::LogFormat;
+use crate::parse::w3c::{self, W3cFields};
 use crate::source::{self, InputSpec, Source};
+use ipnet::IpNet;
 
 /// Everything `process` needs to know.
 #[derive(Debug, Clone)]
@@ -27,6 +31,12 @@ pub struct Options {
     pub max_reject_rate: f64,
     pub threads: usize,
     pub use_mmap: bool,
+    /// A parser compiled from `--log-format` or `--nginx-format`; replaces `format`.
+    pub custom_format: Option<std::sync::Arc<LogFormat>>,
+    /// Proxies whose X-Forwarded-For entries are believed (nginx realip semantics).
+    pub trusted_proxies: Vec<IpNet>,
+    /// Keep the results of the other inputs when one fails (the run still exits 1).
+    pub keep_going: bool,
     pub chunk_size: usize,
     /// The clock: Unix seconds.
     pub now: i64,
@@ -36,6 +46,8 @@ pub struct Options {
 pub struct Outcome {
     pub summary: RunSummary,
     pub published: bool,
+    /// Inputs that failed (with `keep_going`); the run's exit code is then 1.
+    pub failed_inputs: usize,
 }
 
 struct Ctx<'a> {
@@ -43,6 +55,20 @@ struct Ctx<'a> {
     diag_mode: DiagMode,
     today: i64,
     geo: &'a GeoDb,
+    trusted: &'a [IpNet],
+    /// A parser compiled from a server's format string; it replaces `format` when given.
+    custom: Option<&'a LogFormat>,
+}
+
+/// The W3C `#Fields:` headers of a mapped input, by offset, so that a chunk can find the one
+/// in effect at its start.
+struct Headers(Vec<(usize, W3cFields)>);
+
+impl Headers {
+    fn at(&self, offset: u64) -> Option<&W3cFields> {
+        let i = self.0.partition_point(|(o, _)| (*o as u64) < offset);
+        i.checked_sub(1).map(|i| &self.0[i].1)
+    }
 }
 
 /// Runs `process`. Expired diagnostics are purged first.
@@ -65,6 +91,8 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
         diag_mode: opts.diagnostics,
         today: opts.now.div_euclid(86_400),
         geo,
+        trusted: &opts.trusted_proxies,
+        custom: opts.custom_format.as_deref(),
     };
 
     let names: Vec<String> = opts.inputs.iter().map(InputSpec::display_name).collect();
@@ -91,16 +119,48 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
         });
         let mut run = || -> Result<()> {
             for (idx, spec) in opts.inputs.iter().enumerate() {
-                let src = Source::open(spec, opts.use_mmap, opts.chunk_size)?;
-                let acc = run_source(&pool, &ctx, &src, idx, &tx)?;
+                let src = match Source::open(spec, opts.use_mmap, opts.chunk_size) {
+                    Ok(src) => src,
+                    Err(e) if opts.keep_going => {
+                        inputs.push(InputSummary::failed(spec.display_name(), &e));
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                let wanted = if opts.custom_format.is_some() {
+                    Format::Clf
+                } else {
+                    opts.format
+                };
+                let (format, detection) = match resolve_format(&src, wanted) {
+                    Ok(r) => r,
+                    Err(e) if opts.keep_going => {
+                        inputs.push(InputSummary::failed(spec.display_name(), &e));
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                let ctx = Ctx { format, ..ctx };
+                let (acc, error) = run_source(&pool, &ctx, &src, idx, &tx);
+                if let Some(e) = &error {
+                    if !opts.keep_going {
+                        return Err(error.expect("checked"));
+                    }
+                    let _ = e;
+                }
                 inputs.push(InputSummary {
                     path: src.name().to_string(),
                     size_bytes: src.size().unwrap_or(acc.bytes_read),
+                    compression: src.compression(),
+                    compressed_size_bytes: src.compressed_size(),
                     fingerprint: format!("blake3-head-1MiB:{}", src.head_fingerprint()),
                     read_mode: src.mode(),
                     lines: acc.lines,
                     parsed: acc.parsed,
                     rejected: acc.rejected_total(),
+                    format,
+                    detection,
+                    error: error.map(|e| e.to_string()),
                 });
                 total.merge(acc);
             }
@@ -160,7 +220,12 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
         threads: opts.threads,
     });
     manifest::write(&opts.out, &summary)?;
-    Ok(Outcome { summary, published })
+    let failed_inputs = summary.inputs.iter().filter(|i| i.error.is_some()).count();
+    Ok(Outcome {
+        summary,
+        published,
+        failed_inputs,
+    })
 }
 
 fn writer_finish(writer: DiagWriter) -> Result<(Vec<PathBuf>, u64)> {
@@ -183,8 +248,12 @@ fn run_source(
     src: &Source,
     input: usize,
     tx: &crossbeam_channel::Sender<ChunkMessage>,
-) -> Result<Accumulator> {
+) -> (Accumulator, Option<Error>) {
     let failure: Mutex<Option<Error>> = Mutex::new(None);
+    let headers = match (ctx.format, src.mapped()) {
+        (Format::W3c, Some(data)) => Headers(w3c::header_offsets(data)),
+        _ => Headers(Vec::new()),
+    };
     let accs = pool.broadcast(|_| {
         let mut acc = Accumulator::default();
         let mut cache = GeoCache::new(ctx.geo);
@@ -201,7 +270,11 @@ fn run_source(
                 }
             };
             let mut rows = ChunkRows::default();
-            let lines = process_chunk(ctx, &mut cache, &mut acc, chunk.bytes(), &mut rows);
+            let header = match &chunk.preamble {
+                Some(line) => W3cFields::from_header(line),
+                None => headers.at(chunk.offset).cloned(),
+            };
+            let lines = process_chunk(ctx, &mut cache, &mut acc, chunk.bytes(), header, &mut rows);
             src.release(&chunk);
             acc.diagnostics_rows += rows.rows;
             let msg = ChunkMessage {
@@ -216,14 +289,15 @@ fn run_source(
         }
         acc
     });
-    if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        return Err(e);
-    }
     let mut total = Accumulator::default();
     for a in accs {
         total.merge(a);
     }
-    Ok(total)
+    // Lines read before an error (a corrupt compressed stream) are counted and kept.
+    (
+        total,
+        failure.into_inner().unwrap_or_else(|p| p.into_inner()),
+    )
 }
 
 /// The per-line loop. Returns the number of lines in the chunk.
@@ -233,17 +307,32 @@ fn process_chunk(
     cache: &mut GeoCache<'_>,
     acc: &mut Accumulator,
     chunk: &[u8],
+    mut header: Option<W3cFields>,
     rows: &mut ChunkRows,
 ) -> u64 {
     let mut n = 0u64;
     acc.bytes_read += chunk.len() as u64;
+    let directives = ctx.format.has_directives();
     for line in source::lines(chunk) {
         n += 1;
         if line.iter().all(|b| b.is_ascii_whitespace()) {
             acc.blank += 1;
             continue;
         }
-        match ctx.format.parse(line) {
+        if directives && w3c::is_directive(line) {
+            acc.directives += 1;
+            if ctx.format == Format::W3c
+                && let Some(h) = W3cFields::from_header(line)
+            {
+                header = Some(h);
+            }
+            continue;
+        }
+        let parsed = match ctx.custom {
+            Some(custom) => custom.parse(line),
+            None => ctx.format.parse(line, header.as_ref()),
+        };
+        match parsed {
             Err(rej) => {
                 acc.reject(rej.reason);
                 if ctx.diag_mode != DiagMode::Off {
@@ -251,7 +340,9 @@ fn process_chunk(
                 }
             }
             Ok(rec) => {
-                let ip = anon::parse_client(rec.client).map(anon::unwrap_embedded);
+                let remote = anon::parse_client(rec.client);
+                let ip = anon::client_address(remote, rec.forwarded_for, ctx.trusted)
+                    .map(anon::unwrap_embedded);
                 let place = match ip {
                     Some(ip) => {
                         acc.ipv6_clients += ip.is_ipv6() as u64;
@@ -283,4 +374,29 @@ fn process_chunk(
     }
     acc.lines += n;
     n
+}
+
+/// Bytes of each input that format detection looks at.
+pub const DETECT_SAMPLE: usize = 256 * 1024;
+/// Share of sample lines the detected format must parse.
+pub const DETECT_MIN_FIT: f64 = 0.5;
+
+/// The format to read `src` with: the one given, or the one that fits its first lines best.
+fn resolve_format(src: &Source, format: Format) -> Result<(Format, Option<Detection>)> {
+    if format != Format::Auto {
+        return Ok((format, None));
+    }
+    let (sample, complete) = src.sample(DETECT_SAMPLE)?;
+    let d = formats::detect(&sample, complete);
+    if d.sampled > 0 && (d.fit as f64) < DETECT_MIN_FIT * d.sampled as f64 {
+        return Err(Error::FormatMismatch(format!(
+            "{}: no known format fits (best: {} parses {} of {} sample lines); run `logveil check-format {}` to see why, or pass --format",
+            src.name(),
+            d.format.name(),
+            d.fit,
+            d.sampled,
+            src.name()
+        )));
+    }
+    Ok((d.format, Some(d)))
 }

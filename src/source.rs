@@ -32,6 +32,26 @@ pub enum ReadMode {
     Read,
 }
 
+/// How an input is stored on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    /// Recognises gzip and zstd by their magic bytes.
+    pub fn detect(head: &[u8]) -> Self {
+        match head {
+            [0x1f, 0x8b, ..] => Compression::Gzip,
+            [0x28, 0xb5, 0x2f, 0xfd, ..] => Compression::Zstd,
+            _ => Compression::None,
+        }
+    }
+}
+
 /// Where a run's bytes come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InputSpec {
@@ -70,6 +90,9 @@ struct StreamState {
     eof: bool,
     head: blake3::Hasher,
     head_len: usize,
+    last_fields: Option<std::sync::Arc<[u8]>>,
+    /// A read error held back until the lines before it have been handed out.
+    failed: Option<std::io::Error>,
 }
 
 /// An opened input, ready to hand out chunks to several threads.
@@ -80,6 +103,8 @@ pub struct Source {
     chunk_size: usize,
     mode: ReadMode,
     size: Option<u64>,
+    compression: Compression,
+    compressed_size: Option<u64>,
 }
 
 /// A newline-aligned piece of an input. Every non-empty chunk but the last ends with `\n`.
@@ -87,6 +112,9 @@ pub struct Chunk<'a> {
     pub index: usize,
     /// Byte offset of the chunk in the input.
     pub offset: u64,
+    /// For a streamed input: the last `#Fields:` line before the chunk (W3C headers), so
+    /// that a chunk can be parsed on its own.
+    pub preamble: Option<std::sync::Arc<[u8]>>,
     bytes: ChunkBytes<'a>,
 }
 
@@ -129,6 +157,37 @@ impl Source {
             ));
         }
         let name = path.display().to_string();
+        // Compressed inputs are recognised by their magic bytes, not their names, and are
+        // always streamed through a decoder.
+        let mut file = file;
+        let mut magic = [0u8; 4];
+        let mut got = 0;
+        while got < magic.len() {
+            match file.read(&mut magic[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::input(path, e)),
+            }
+        }
+        let compression = Compression::detect(&magic[..got]);
+        let head = std::io::Cursor::new(magic[..got].to_vec());
+        if compression != Compression::None {
+            let raw = head.chain(file);
+            let reader: Box<dyn Read + Send> = match compression {
+                Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(
+                    std::io::BufReader::with_capacity(1 << 20, raw),
+                )),
+                Compression::Zstd => Box::new(
+                    zstd::stream::read::Decoder::new(raw).map_err(|e| Error::input(path, e))?,
+                ),
+                Compression::None => unreachable!("checked above"),
+            };
+            let mut src = Self::from_reader(name, reader, None, chunk_size);
+            src.compression = compression;
+            src.compressed_size = meta.is_file().then_some(meta.len());
+            return Ok(src);
+        }
         if use_mmap && meta.is_file() {
             if meta.len() == 0 {
                 return Ok(Source {
@@ -138,6 +197,8 @@ impl Source {
                     chunk_size,
                     mode: ReadMode::Mmap,
                     size: Some(0),
+                    compression: Compression::None,
+                    compressed_size: None,
                 });
             }
             // SAFETY: the mapping is read-only and private to this process. The remaining hazard
@@ -155,10 +216,17 @@ impl Source {
                 chunk_size,
                 mode: ReadMode::Mmap,
                 size: Some(meta.len()),
+                compression: Compression::None,
+                compressed_size: None,
             });
         }
         let size = meta.is_file().then_some(meta.len());
-        Ok(Self::from_reader(name, Box::new(file), size, chunk_size))
+        Ok(Self::from_reader(
+            name,
+            Box::new(head.chain(file)),
+            size,
+            chunk_size,
+        ))
     }
 
     /// A source over any reader, fed through the `read()` path.
@@ -178,11 +246,15 @@ impl Source {
                 eof: false,
                 head: blake3::Hasher::new(),
                 head_len: 0,
+                last_fields: None,
+                failed: None,
             }))),
             next: AtomicUsize::new(0),
             chunk_size: chunk_size.max(1),
             mode: ReadMode::Read,
             size,
+            compression: Compression::None,
+            compressed_size: None,
         }
     }
 
@@ -191,6 +263,14 @@ impl Source {
     }
     pub fn mode(&self) -> ReadMode {
         self.mode
+    }
+    /// The compression the input was stored with.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+    /// Size on disk of a compressed input.
+    pub fn compressed_size(&self) -> Option<u64> {
+        self.compressed_size
     }
     /// Size in bytes when known before reading (regular files).
     pub fn size(&self) -> Option<u64> {
@@ -213,6 +293,7 @@ impl Source {
                 Ok(Some(Chunk {
                     index: i,
                     offset: r.start as u64,
+                    preamble: None,
                     bytes: ChunkBytes::Borrowed(&map[r]),
                 }))
             }
@@ -221,6 +302,27 @@ impl Source {
                 st.next_chunk(self.chunk_size)
                     .map_err(|e| Error::input(&self.name, e))
             }
+        }
+    }
+
+    /// The first bytes of the input (up to `want`), for format detection, without consuming
+    /// them; `true` when that is the whole input.
+    pub fn sample(&self, want: usize) -> Result<(Vec<u8>, bool)> {
+        match &self.backing {
+            Backing::Empty => Ok((Vec::new(), true)),
+            Backing::Mapped(map) => Ok((map[..map.len().min(want)].to_vec(), map.len() <= want)),
+            Backing::Stream(state) => {
+                let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+                st.peek(want).map_err(|e| Error::input(&self.name, e))
+            }
+        }
+    }
+
+    /// The whole content of a memory-mapped input.
+    pub fn mapped(&self) -> Option<&[u8]> {
+        match &self.backing {
+            Backing::Mapped(map) => Some(map),
+            _ => None,
         }
     }
 
@@ -266,9 +368,40 @@ impl Source {
 }
 
 impl StreamState {
+    /// Reads into `carry` until it holds `want` bytes or the input ends; returns a copy.
+    fn peek(&mut self, want: usize) -> std::io::Result<(Vec<u8>, bool)> {
+        while self.carry.len() < want && !self.eof {
+            let start = self.carry.len();
+            self.carry.resize(want, 0);
+            let n = loop {
+                match self.reader.read(&mut self.carry[start..]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        self.carry.truncate(start);
+                        return Err(e);
+                    }
+                }
+            };
+            self.carry.truncate(start + n);
+            if self.head_len < FINGERPRINT_HEAD {
+                let take = n.min(FINGERPRINT_HEAD - self.head_len);
+                self.head.update(&self.carry[start..start + take]);
+                self.head_len += take;
+            }
+            if n == 0 {
+                self.eof = true;
+            }
+        }
+        Ok((self.carry.clone(), self.eof))
+    }
+
     fn next_chunk(&mut self, chunk_size: usize) -> std::io::Result<Option<Chunk<'static>>> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
         let mut buf = std::mem::take(&mut self.carry);
-        loop {
+        'fill: loop {
             if self.eof {
                 break;
             }
@@ -284,7 +417,16 @@ impl StreamState {
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                     Err(e) => {
                         buf.truncate(start);
-                        return Err(e);
+                        // The complete lines read before the error are still handed out; the
+                        // error comes with the next call. A partial last line is dropped.
+                        let cut = memchr::memrchr(b'\n', &buf).map_or(0, |p| p + 1);
+                        if cut == 0 {
+                            return Err(e);
+                        }
+                        buf.truncate(cut);
+                        self.failed = Some(e);
+                        self.eof = true;
+                        continue 'fill;
                     }
                 }
             };
@@ -313,9 +455,14 @@ impl StreamState {
         self.next_index += 1;
         let offset = self.offset;
         self.offset += buf.len() as u64;
+        let preamble = self.last_fields.clone();
+        if let Some(line) = last_line_starting(&buf, b"#Fields:") {
+            self.last_fields = Some(line.into());
+        }
         Ok(Some(Chunk {
             index,
             offset,
+            preamble,
             bytes: ChunkBytes::Owned(buf),
         }))
     }
@@ -357,6 +504,21 @@ pub fn split_chunks(data: &[u8], target: usize) -> Vec<Range<usize>> {
     (0..data.len().div_ceil(target))
         .map(|k| chunk_range(data, target, k))
         .collect()
+}
+
+/// The last line of `buf` that starts with `prefix` (without its line ending).
+fn last_line_starting<'b>(buf: &'b [u8], prefix: &[u8]) -> Option<&'b [u8]> {
+    let finder = memchr::memmem::FinderRev::new(prefix);
+    let mut end = buf.len();
+    while let Some(p) = finder.rfind(&buf[..end]) {
+        if p == 0 || buf[p - 1] == b'\n' {
+            let stop = memchr::memchr(b'\n', &buf[p..]).map_or(buf.len(), |e| p + e);
+            let line = &buf[p..stop];
+            return Some(line.strip_suffix(b"\r").unwrap_or(line));
+        }
+        end = p;
+    }
+    None
 }
 
 /// The lines of a chunk, without their `\n` or a trailing `\r`.
@@ -460,6 +622,66 @@ mod tests {
         let b = Source::open(&InputSpec::Path(path.clone()), false, 1000).unwrap();
         while b.next_chunk().unwrap().is_some() {}
         assert_eq!(a, b.head_fingerprint());
+    }
+
+    #[test]
+    fn compressed_inputs_stream_the_same_bytes() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..20_000)
+            .flat_map(|i| format!("line {i}\n").into_bytes())
+            .collect();
+        let gz = dir.path().join("a.log.gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(&data).unwrap();
+        std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+        let zst = dir.path().join("a.log.zst");
+        std::fs::write(&zst, zstd::encode_all(&data[..], 3).unwrap()).unwrap();
+        let plain = dir.path().join("a.log");
+        std::fs::write(&plain, &data).unwrap();
+        let expected = Source::open(&InputSpec::Path(plain), true, 4096)
+            .unwrap()
+            .head_fingerprint();
+        for (path, kind) in [(gz, Compression::Gzip), (zst, Compression::Zstd)] {
+            let src = Source::open(&InputSpec::Path(path.clone()), true, 4096).unwrap();
+            assert_eq!(src.compression(), kind);
+            assert_eq!(src.mode(), ReadMode::Read);
+            let mut chunks = Vec::new();
+            while let Some(c) = src.next_chunk().unwrap() {
+                chunks.push(c.bytes().to_vec());
+            }
+            check_chunks(&chunks, &data);
+            assert_eq!(
+                src.head_fingerprint(),
+                expected,
+                "fingerprint is of the content"
+            );
+        }
+    }
+
+    #[test]
+    fn a_truncated_gzip_is_an_error_after_its_good_bytes() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..50_000)
+            .flat_map(|i| format!("line {i}\n").into_bytes())
+            .collect();
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(&data).unwrap();
+        let gz = enc.finish().unwrap();
+        let path = dir.path().join("cut.log.gz");
+        std::fs::write(&path, &gz[..gz.len() / 2]).unwrap();
+        let src = Source::open(&InputSpec::Path(path), true, 4096).unwrap();
+        let mut good = 0;
+        let err = loop {
+            match src.next_chunk() {
+                Ok(Some(c)) => good += c.bytes().len(),
+                Ok(None) => panic!("a truncated gzip must not end cleanly"),
+                Err(e) => break e,
+            }
+        };
+        assert!(good > 0, "good bytes before the cut are delivered");
+        assert!(err.to_string().contains("cut.log.gz"), "{err}");
     }
 
     #[test]

@@ -59,13 +59,16 @@ proptest! {
         let opts = Options {
             inputs: vec![InputSpec::Path(log)],
             out: out.clone(),
-            format: Format::Auto,
+            format: Format::Clf,
             masks: Masks::default(),
             diagnostics,
             retention_secs: 7 * 86_400,
             max_reject_rate: 1.0,
             threads: 2,
             use_mmap: true,
+            keep_going: false,
+            trusted_proxies: Vec::new(),
+            custom_format: None,
             chunk_size: 512,
             now: 1_759_700_000,
         };

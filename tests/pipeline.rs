@@ -427,8 +427,9 @@ fn a_wrong_format_publishes_nothing_and_exits_3() {
     }
     std::fs::write(&log, text).unwrap();
     let out = dir.path().join("out");
+    // With the format given (no detection), the reject-rate gate stops the run.
     let output = logveil()
-        .args(["--now", NOW, "process"])
+        .args(["--now", NOW, "process", "--format", "combined"])
         .arg(&log)
         .arg("--out")
         .arg(&out)

@@ -135,6 +135,21 @@ pub fn split_request(req: &[u8]) -> (&[u8], &[u8], &[u8]) {
 
 /// Parses one Common or Combined line (without its newline).
 pub fn parse(line: &[u8]) -> Result<Record<'_>, Reject> {
+    let (rec, rest) = parse_prefix(line, true)?;
+    if rest.is_empty() {
+        Ok(rec)
+    } else {
+        Err(Reject {
+            reason: RejectReason::TrailingData,
+            offset: line.len() - rest.len(),
+        })
+    }
+}
+
+/// Parses the Common fields, then the referer and agent when the line goes on with a quoted
+/// field (or a bare `-`), then, with `allow_xff`, one more quoted field. Returns the record and
+/// whatever follows, unparsed, for formats that append fields of their own.
+pub fn parse_prefix(line: &[u8], allow_xff: bool) -> Result<(Record<'_>, &[u8]), Reject> {
     use RejectReason::*;
     let at = |reason: RejectReason, rest: In<'_>| Reject {
         reason,
@@ -181,8 +196,8 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>, Reject> {
         duration_us: None,
         escaping: super::Escaping::Log,
     };
-    if i.is_empty() {
-        return Ok(rec);
+    if !(i.starts_with(b" \"") || i == b" -" || i.starts_with(b" - ")) {
+        return Ok((rec, i));
     }
     let (i, referer) = (tag(&b" "[..]), quoted_or_dash)
         .parse(i)
@@ -194,21 +209,15 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>, Reject> {
         .map(|(i, (_, r))| (i, r))
         .map_err(err_at(BadUserAgent))?;
     rec.user_agent = Some(ua);
-    if i.is_empty() {
-        return Ok(rec);
-    }
-    if !i.starts_with(b" \"") {
-        return Err(at(TrailingData, i));
+    if !allow_xff || !i.starts_with(b" \"") {
+        return Ok((rec, i));
     }
     let (i, xff) = (tag(&b" "[..]), quoted)
         .parse(i)
         .map(|(i, (_, r))| (i, r))
         .map_err(err_at(BadForwardedFor))?;
     rec.forwarded_for = Some(xff);
-    if !i.is_empty() {
-        return Err(at(TrailingData, i));
-    }
-    Ok(rec)
+    Ok((rec, i))
 }
 
 #[cfg(test)]

@@ -1,11 +1,14 @@
 //! Line parsers: bytes in, borrowed [`Record`]s or a [`Reject`] reason out. Owns log syntax and
 //! escaping; never allocates on the common path, never looks anything up, never panics.
 
+pub mod aws;
 pub mod clf;
 pub mod escape;
+pub mod formats;
+pub mod json;
 pub mod logformat;
 pub mod time;
-pub mod json; pub mod w3c; pub mod aws;
+pub mod w3c;
 
 /// One parsed access-log line. Every slice borrows from the input chunk and is still escaped
 /// as the server wrote it (see [`escape::unescape`]).
@@ -109,37 +112,139 @@ pub struct Reject {
 }
 
 /// Input formats understood by the parser.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
-    /// Combined or Common Log Format, with an optional trailing X-Forwarded-For field (detected per line).
+    /// Detect from a sample of lines at the start of each input.
     Auto,
+    /// Common or Combined, with an optional trailing X-Forwarded-For field, decided per line.
+    Clf,
     /// `%h %l %u %t "%r" %>s %b`
     Common,
     /// `%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"`
     Combined,
     /// nginx combined plus `"$http_x_forwarded_for"`
     CombinedXff,
+    /// Debian's `%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"`
+    VhostCombined,
+    /// Caddy's JSON access log.
+    CaddyJson,
+    /// nginx `log_format ... escape=json` JSON lines.
+    NginxJson,
+    /// Traefik's JSON access log.
+    TraefikJson,
+    /// Traefik's CLF access log (Combined plus request count, router, backend URL, duration).
+    TraefikClf,
+    /// IIS / W3C extended, driven by `#Fields:` headers (which may change mid-file).
+    W3c,
+    /// AWS Application Load Balancer access log.
+    AwsAlb,
+    /// AWS CloudFront standard log (tab-separated).
+    Cloudfront,
 }
 
 impl Format {
-    /// Parses one line (without its newline) in this format.
+    /// Every named format, in the order detection prefers them on a tie.
+    pub const NAMED: [Format; 12] = [
+        Format::Combined,
+        Format::CombinedXff,
+        Format::Common,
+        Format::Clf,
+        Format::VhostCombined,
+        Format::TraefikClf,
+        Format::CaddyJson,
+        Format::TraefikJson,
+        Format::NginxJson,
+        Format::W3c,
+        Format::AwsAlb,
+        Format::Cloudfront,
+    ];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Auto => "auto",
+            Format::Clf => "clf",
+            Format::Common => "common",
+            Format::Combined => "combined",
+            Format::CombinedXff => "combined-xff",
+            Format::VhostCombined => "vhost-combined",
+            Format::CaddyJson => "caddy-json",
+            Format::NginxJson => "nginx-json",
+            Format::TraefikJson => "traefik-json",
+            Format::TraefikClf => "traefik-clf",
+            Format::W3c => "w3c",
+            Format::AwsAlb => "aws-alb",
+            Format::Cloudfront => "cloudfront",
+        }
+    }
+
+    /// Whether lines starting with `#` are directives of the format rather than data.
+    pub fn has_directives(self) -> bool {
+        matches!(self, Format::W3c | Format::Cloudfront)
+    }
+
+    /// Parses one line (without its newline). W3C lines need the `#Fields:` header in effect:
+    /// pass it as `w3c` (without one, every W3C line is rejected).
     #[inline]
-    pub fn parse<'a>(self, line: &'a [u8]) -> Result<Record<'a>, Reject> {
-        let rec = clf::parse(line)?;
-        let ok = match self {
-            Format::Auto => true,
-            Format::Common => rec.referer.is_none(),
-            Format::Combined => rec.user_agent.is_some() && rec.forwarded_for.is_none(),
-            Format::CombinedXff => rec.forwarded_for.is_some(),
+    pub fn parse<'a>(
+        self,
+        line: &'a [u8],
+        w3c: Option<&w3c::W3cFields>,
+    ) -> Result<Record<'a>, Reject> {
+        let shape = |ok: bool, rec: Record<'a>| {
+            if ok {
+                Ok(rec)
+            } else {
+                Err(Reject {
+                    reason: RejectReason::TrailingData,
+                    offset: line.len(),
+                })
+            }
         };
-        if ok {
-            Ok(rec)
-        } else {
-            Err(Reject {
-                reason: RejectReason::TrailingData,
-                offset: line.len(),
-            })
+        match self {
+            Format::Auto | Format::Clf => clf::parse(line),
+            Format::Common => {
+                let (rec, rest) = clf::parse_prefix(line, false)?;
+                let extra = match rec.referer {
+                    // Where the referer's field starts (after its separating space).
+                    Some(r) => {
+                        Some((r.as_ptr() as usize - line.as_ptr() as usize).saturating_sub(1))
+                    }
+                    None => (!rest.is_empty()).then(|| line.len() - rest.len()),
+                };
+                match extra {
+                    Some(offset) => Err(Reject {
+                        reason: RejectReason::TrailingData,
+                        offset,
+                    }),
+                    None => Ok(rec),
+                }
+            }
+            Format::Combined => {
+                let rec = clf::parse(line)?;
+                let ok = rec.user_agent.is_some() && rec.forwarded_for.is_none();
+                shape(ok, rec)
+            }
+            Format::CombinedXff => {
+                let rec = clf::parse(line)?;
+                let ok = rec.forwarded_for.is_some();
+                shape(ok, rec)
+            }
+            Format::VhostCombined => formats::parse_vhost_combined(line),
+            Format::TraefikClf => formats::parse_traefik_clf(line),
+            Format::CaddyJson => json::parse_caddy(line),
+            Format::NginxJson => json::parse_nginx_json(line),
+            Format::TraefikJson => json::parse_traefik_json(line),
+            Format::W3c => match w3c {
+                Some(fields) => fields.parse(line),
+                None => Err(Reject {
+                    reason: RejectReason::BadRequest,
+                    offset: 0,
+                }),
+            },
+            Format::AwsAlb => aws::parse_alb(line),
+            Format::Cloudfront => aws::parse_cloudfront(line),
         }
     }
 }

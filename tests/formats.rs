@@ -1,0 +1,325 @@
+//! Formats end to end: every real log of the corpus by its named format and by `auto`, with
+//! exact counts; compressed inputs; a corrupt compressed input with and without
+//! `--keep-going`; X-Forwarded-For with trusted proxies; `check-format`.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+const NOW: &str = "2026-10-08T00:00:00Z";
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus");
+
+fn corpus() -> Option<PathBuf> {
+    let p = PathBuf::from(CORPUS);
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!("SKIPPED: ../shared/corpus not found; corpus format tests skipped");
+        None
+    }
+}
+
+fn logveil() -> Command {
+    Command::cargo_bin("logveil").unwrap()
+}
+
+/// Runs `process` and returns (exit code, JSON summary if any, stderr).
+fn run(inputs: &[&Path], out: &Path, args: &[&str]) -> (i32, Option<Value>, String) {
+    let o = logveil()
+        .args([
+            "--now",
+            NOW,
+            "process",
+            "--json",
+            "--max-reject-rate",
+            "0.5",
+            "--out",
+        ])
+        .arg(out)
+        .args(inputs)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        serde_json::from_slice(&o.stdout).ok(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// (format, lines, parsed, rejected, directives) of a real log, for `--format NAME` and `auto`.
+fn check(rel: &str, format: &str, expected: (u64, u64, u64, u64)) {
+    let Some(c) = corpus() else { return };
+    let path = c.join(rel);
+    for f in [format, "auto"] {
+        let out = tempfile::tempdir().unwrap();
+        let (code, s, err) = run(&[&path], out.path(), &["--format", f]);
+        assert_eq!(code, 0, "{rel} as {f}: {err}");
+        let s = s.unwrap();
+        let got = (
+            s["lines"].as_u64().unwrap(),
+            s["parsed"].as_u64().unwrap(),
+            s["rejected"].as_u64().unwrap(),
+            s["directives"].as_u64().unwrap(),
+        );
+        assert_eq!(got, expected, "{rel} as {f}: {}", s["rejected_by_reason"]);
+        assert_eq!(
+            s["inputs"][0]["format"],
+            format.replace('-', "_"),
+            "{rel} as {f}"
+        );
+        if f == "auto" {
+            assert!(
+                err.contains(&format!("format: {format} (detected")),
+                "{err}"
+            );
+        }
+        let addrs = common::addresses_in(&std::fs::read(&path).unwrap());
+        common::assert_no_leak(out.path(), &addrs);
+    }
+}
+
+#[test]
+fn apache_combined() {
+    check(
+        "logs/elastic-examples/apache_logs.log",
+        "combined",
+        (10_000, 9_999, 1, 0),
+    );
+}
+
+#[test]
+fn nginx_combined_with_forwarded_for() {
+    check(
+        "logs/lnav/logfile_shop_access_log.0",
+        "combined-xff",
+        (1_000, 1_000, 0, 0),
+    );
+}
+
+#[test]
+fn debian_vhost_combined_with_its_bad_line() {
+    check(
+        "logs/apachelogs/vhost_combined.log",
+        "vhost-combined",
+        (7, 6, 1, 0),
+    );
+}
+
+#[test]
+fn iis_w3c_with_repeated_headers() {
+    check("logs/iis-brianary/u_ex160110.log", "w3c", (128, 28, 0, 100));
+}
+
+#[test]
+fn iis_w3c_with_crlf() {
+    check("logs/iis-brianary/u_ex100815.log", "w3c", (56, 16, 0, 40));
+}
+
+#[test]
+fn w3c_big() {
+    check("logs/lnav/logfile_w3c_big.0", "w3c", (254, 210, 0, 44));
+}
+
+#[test]
+fn caddy_json() {
+    check("logs/lnav/logfile_caddy_log.1", "caddy-json", (4, 4, 0, 0));
+}
+
+#[test]
+fn gzip_equals_plain() {
+    let Some(c) = corpus() else { return };
+    let plain = c.join("logs/logparser/access_log");
+    let gz = c.join("logs/logparser/access_log.gz");
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let (ca, sa, _) = run(&[&plain], a.path(), &[]);
+    let (cb, sb, _) = run(&[&gz], b.path(), &[]);
+    assert_eq!((ca, cb), (0, 0));
+    let (sa, sb) = (sa.unwrap(), sb.unwrap());
+    assert_eq!(sb["inputs"][0]["compression"], "gzip");
+    for k in ["lines", "parsed", "rejected"] {
+        assert_eq!(sa[k], sb[k], "{k}");
+    }
+    assert_eq!(
+        sa["inputs"][0]["fingerprint"], sb["inputs"][0]["fingerprint"],
+        "fingerprints are of the content"
+    );
+}
+
+fn sample_lines(n: usize, first: u8) -> String {
+    (0..n)
+        .map(|i| format!("198.51.{first}.{} - - [05/Oct/2026:10:00:{:02} +0000] \"GET /p/{i} HTTP/1.1\" 200 {i} \"-\" \"curl/8\"\n", i % 250, i % 60))
+        .collect()
+}
+
+#[test]
+fn zstd_and_a_truncated_gzip() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = sample_lines(50_000, 100);
+    let zst = dir.path().join("a.log.zst");
+    std::fs::write(&zst, zstd::encode_all(text.as_bytes(), 3).unwrap()).unwrap();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(sample_lines(50_000, 101).as_bytes()).unwrap();
+    let gz = enc.finish().unwrap();
+    let cut = dir.path().join("b.log.gz");
+    std::fs::write(&cut, &gz[..gz.len() / 2]).unwrap();
+
+    let out = tempfile::tempdir().unwrap();
+    let (code, s, _) = run(&[&zst], out.path(), &[]);
+    assert_eq!(code, 0);
+    let s = s.unwrap();
+    assert_eq!(
+        (s["parsed"].as_u64(), s["inputs"][0]["compression"].as_str()),
+        (Some(50_000), Some("zstd"))
+    );
+
+    // Without --keep-going, the corrupt file fails the run and nothing is published.
+    let out = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(&[&zst, &cut], out.path(), &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("b.log.gz"), "{err}");
+    assert!(!out.path().join("reports").exists());
+
+    // With it, the good file and the good lines of the corrupt one are kept; still exit 1.
+    let out = tempfile::tempdir().unwrap();
+    let (code, s, err) = run(&[&zst, &cut], out.path(), &["--keep-going"]);
+    assert_eq!(code, 1, "{err}");
+    let s = s.unwrap();
+    assert!(
+        s["inputs"][1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("b.log.gz")
+    );
+    let good_of_cut = s["inputs"][1]["parsed"].as_u64().unwrap();
+    assert!(good_of_cut > 1000 && good_of_cut < 50_000, "{good_of_cut}");
+    assert_eq!(s["parsed"].as_u64().unwrap(), 50_000 + good_of_cut);
+    assert!(out.path().join("reports/geo_daily").exists());
+}
+
+#[test]
+fn trusted_proxies_pick_the_client_from_forwarded_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("a.log");
+    // The proxy is 10.0.0.1 (no country); the client behind it, 8.8.8.8, is in the US.
+    let line = r#"10.0.0.1 - - [05/Oct/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8" "8.8.8.8, 10.0.0.2""#;
+    std::fs::write(&log, format!("{line}\n")).unwrap();
+    let countries = |args: &[&str]| {
+        let out = tempfile::tempdir().unwrap();
+        let (code, _, err) = run(&[&log], out.path(), args);
+        assert_eq!(code, 0, "{err}");
+        let day = out.path().join("reports/geo_daily/date=2026-10-05");
+        let f = std::fs::read_dir(day)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(f).unwrap(),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+        let mut c = Vec::new();
+        for b in reader {
+            let b = b.unwrap();
+            let col =
+                arrow_array::cast::AsArray::as_string::<i32>(b.column_by_name("country").unwrap());
+            c.extend(col.iter().map(|s| s.unwrap().to_string()));
+        }
+        common::assert_no_leak(out.path(), &common::addresses_in(line.as_bytes()));
+        c
+    };
+    assert_eq!(countries(&[]), vec!["unknown"]);
+    assert_eq!(countries(&["--trusted-proxy", "10.0.0.0/8"]), vec!["US"]);
+    logveil()
+        .args(["process", "--trusted-proxy", "not-a-net", "x.log"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn check_format_explains_and_ranks() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("a.log");
+    let good =
+        r#"203.0.113.9 - - [05/Oct/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 10 "-" "curl/8""#;
+    std::fs::write(
+        &log,
+        format!("{good}\n203.0.113.9 - - [05/Oct/2026:10:00:00 +0000] GET / 200 1\n"),
+    )
+    .unwrap();
+    let o = logveil().arg("check-format").arg(&log).output().unwrap();
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("line 2: byte 45: bad_request: expected '\"' to open the request"),
+        "{text}"
+    );
+    assert!(text.contains("1 of 2 lines fail as combined"), "{text}");
+    assert!(text.contains("formats ranked"), "{text}");
+    assert!(
+        !text.contains("GET / 200"),
+        "no excerpt when stdout is not a terminal: {text}"
+    );
+    let o = logveil()
+        .arg("check-format")
+        .arg(&log)
+        .args(["--format", "w3c"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("2 of 2 lines fail as w3c"));
+}
+
+#[test]
+fn auto_detection_failing_names_check_format_and_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("error.log");
+    std::fs::write(
+        &log,
+        "[Sun Oct 05 10:00:01 2026] [error] [client 198.51.100.1] File does not exist\n".repeat(20),
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(&[&log], out.path(), &[]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("check-format"), "{err}");
+    assert!(!out.path().join("reports").exists());
+}
+
+#[test]
+fn server_format_strings_read_like_the_named_formats() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sample.log");
+    let summary = |args: &[&str]| {
+        let out = tempfile::tempdir().unwrap();
+        let (code, s, err) = run(&[&sample], out.path(), args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        let s = s.unwrap();
+        // Reasons may differ for a broken line (which field the parser blames), counts may not.
+        (
+            s["lines"].clone(),
+            s["parsed"].clone(),
+            s["rejected"].clone(),
+        )
+    };
+    let named = summary(&["--format", "combined-xff"]);
+    let nginx = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for""#;
+    let apache = r#"%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i" "%{X-Forwarded-For}i""#;
+    assert_eq!(summary(&["--nginx-format", nginx]), named);
+    assert_eq!(summary(&["--log-format", apache]), named);
+    let o = logveil()
+        .args(["process", "--log-format", "%h %Z %t", "x.log"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("%Z"),
+        "the unknown directive is named"
+    );
+}
