@@ -330,23 +330,20 @@ impl Source {
     /// memory stays flat however large the input is.
     pub fn release(&self, chunk: &Chunk<'_>) {
         if let (Backing::Mapped(map), ChunkBytes::Borrowed(b)) = (&self.backing, &chunk.bytes) {
-            let start = chunk.offset as usize;
-            // Only whole pages inside the chunk: the page holding the chunk's first byte may be
-            // shared with the previous chunk, which another thread could still be reading.
+            // The chunk and the two before it, in whole pages. The kernel can map pages of a
+            // finished chunk again when a neighbouring page faults (fault-around, large folios),
+            // so releasing only the chunk itself lets resident memory creep up with the file.
             let page = page_size();
-            let aligned = start.div_ceil(page) * page;
-            let end = start + b.len();
-            if end > aligned {
-                let len = (end - aligned) / page * page;
-                if len > 0 {
-                    // SAFETY: MADV_DONTNEED on a read-only, file-backed private mapping only drops
-                    // clean pages; a later access (none is made: the range lies inside this
-                    // finished chunk) would fault them back in from the file, so no memory the
-                    // program can observe changes.
-                    let _ = unsafe {
-                        map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, aligned, len)
-                    };
-                }
+            let from = (chunk.offset as usize).saturating_sub(2 * self.chunk_size) / page * page;
+            let end = (chunk.offset as usize + b.len()) / page * page;
+            if end > from {
+                // SAFETY: MADV_DONTNEED on a read-only, file-backed mapping only drops page-table
+                // entries of clean pages. A thread still reading the previous chunk faults its
+                // pages back in from the file and reads the same bytes, so no memory the program
+                // can observe changes (the SIGBUS caveat of the module docs applies as ever).
+                let _ = unsafe {
+                    map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, end - from)
+                };
             }
         }
     }
