@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::error::Result;
 use crate::parse::formats;
+use crate::parse::logformat::LogFormat;
 use crate::parse::w3c::{self, W3cFields};
 use crate::parse::{Format, RejectReason};
 use crate::source::{InputSpec, Source};
@@ -54,8 +55,15 @@ fn excerpt(line: &[u8], offset: usize) -> String {
     out
 }
 
-/// The report for `path` in `format` (`Auto`: the detected one).
-pub fn check(path: &Path, format: Format, limit: usize, show_excerpts: bool) -> Result<String> {
+/// The report for `path` in `format` (`Auto`: the detected one), or through `custom`, a
+/// parser compiled from a server's format string.
+pub fn check(
+    path: &Path,
+    format: Format,
+    custom: Option<&LogFormat>,
+    limit: usize,
+    show_excerpts: bool,
+) -> Result<String> {
     let src = Source::open(&InputSpec::Path(path.to_path_buf()), false, 1 << 20)?;
     let (sample, complete) = src.sample(8 << 20)?;
     let (ranking, sampled) = formats::rank(&sample, complete, SAMPLE_LINES);
@@ -65,11 +73,15 @@ pub fn check(path: &Path, format: Format, limit: usize, show_excerpts: bool) -> 
         format
     };
     let mut out = String::new();
+    let name = if custom.is_some() {
+        "the given format string"
+    } else {
+        format.name()
+    };
     let _ = writeln!(
         out,
-        "{}: checking the first {sampled} lines as {}",
-        path.display(),
-        format.name()
+        "{}: checking the first {sampled} lines as {name}",
+        path.display()
     );
     let mut header: Option<W3cFields> = None;
     let mut failures = 0;
@@ -83,9 +95,20 @@ pub fn check(path: &Path, format: Format, limit: usize, show_excerpts: bool) -> 
             }
             continue;
         }
-        if let Err(rej) = format.parse(line, header.as_ref()) {
+        let result = match custom {
+            Some(c) => c
+                .parse(line)
+                .map(|_| ())
+                .map_err(|rej| (rej, c.explain(line).map(|e| e.field))),
+            None => format
+                .parse(line, header.as_ref())
+                .map(|_| ())
+                .map_err(|rej| (rej, None)),
+        };
+        if let Err((rej, field)) = result {
             failures += 1;
             if failures <= limit {
+                let field = field.map(|f| format!(" field {f}:")).unwrap_or_default();
                 let found = if show_excerpts {
                     excerpt(line, rej.offset)
                 } else {
@@ -93,7 +116,7 @@ pub fn check(path: &Path, format: Format, limit: usize, show_excerpts: bool) -> 
                 };
                 let _ = writeln!(
                     out,
-                    "line {}: byte {}: {}: expected {}, found {found}",
+                    "line {}: byte {}:{field} {}: expected {}, found {found}",
                     n + 1,
                     rej.offset,
                     rej.reason.as_str(),
@@ -105,11 +128,7 @@ pub fn check(path: &Path, format: Format, limit: usize, show_excerpts: bool) -> 
     if failures > limit {
         let _ = writeln!(out, "… and {} more failing lines", failures - limit);
     }
-    let _ = writeln!(
-        out,
-        "{failures} of {sampled} lines fail as {}",
-        format.name()
-    );
+    let _ = writeln!(out, "{failures} of {sampled} lines fail as {name}");
     let _ = writeln!(out, "formats ranked by sample lines parsed:");
     for (f, n) in ranking {
         let _ = writeln!(out, "  {:<15} {n}/{sampled}", f.name());
@@ -125,7 +144,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.log");
         std::fs::write(&path, content).unwrap();
-        check(&path, format, 10, show)
+        check(&path, format, None, 10, show)
             .unwrap()
             .replace(&path.display().to_string(), "a.log")
     }
@@ -154,6 +173,20 @@ mod tests {
             "no excerpt off a terminal: {hidden}"
         );
         assert!(hidden.contains("line 2: byte 45: bad_request"));
+    }
+
+    #[test]
+    fn checks_against_a_format_string() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        std::fs::write(&path, "203.0.113.9 [05/Oct/2026:10:00:00 +0000] 200\n203.0.113.9 [05/Oct/2026:10:00:00 +0000] OK\n").unwrap();
+        let f = LogFormat::apache("%h %t %>s").unwrap();
+        let report = check(&path, Format::Auto, Some(&f), 10, false).unwrap();
+        assert!(
+            report.contains("1 of 2 lines fail as the given format string"),
+            "{report}"
+        );
+        assert!(report.contains("line 2: byte 41: field"), "{report}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -10,6 +11,7 @@ use logveil::anon::Masks;
 use logveil::diag::DiagMode;
 use logveil::geo::GeoDb;
 use logveil::parse::Format;
+use logveil::parse::logformat::LogFormat;
 use logveil::pipeline::{self, Options};
 use logveil::source::{DEFAULT_CHUNK, InputSpec};
 use logveil::timeopt;
@@ -48,6 +50,12 @@ enum Command {
         /// How many failing lines to explain.
         #[arg(long, default_value_t = 10)]
         limit: usize,
+        /// Check against an Apache `LogFormat` string instead.
+        #[arg(long, value_name = "FORMAT", conflicts_with = "nginx_format")]
+        log_format: Option<String>,
+        /// Check against an nginx `log_format` string instead.
+        #[arg(long, value_name = "FORMAT")]
+        nginx_format: Option<String>,
     },
     /// Delete expired diagnostics now.
     Purge {
@@ -147,10 +155,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             file,
             format,
             limit,
+            log_format,
+            nginx_format,
         } => {
             use std::io::IsTerminal;
-            let report =
-                logveil::checkformat::check(&file, format, limit, std::io::stdout().is_terminal())?;
+            let custom = compile(log_format.as_deref(), nginx_format.as_deref())?;
+            let tty = std::io::stdout().is_terminal();
+            let report = logveil::checkformat::check(&file, format, custom.as_deref(), limit, tty)?;
             print!("{report}");
             Ok(ExitCode::SUCCESS)
         }
@@ -235,11 +246,16 @@ fn parse_cidr(s: &str) -> Result<ipnet::IpNet, String> {
 }
 
 /// The parser compiled from `--log-format` or `--nginx-format`, if one was given.
-fn compile_format(
-    a: &ProcessArgs,
-) -> anyhow::Result<Option<std::sync::Arc<logveil::parse::logformat::LogFormat>>> {
-    use logveil::parse::logformat::LogFormat;
-    let compiled = match (&a.log_format, &a.nginx_format) {
+fn compile_format(a: &ProcessArgs) -> anyhow::Result<Option<Arc<LogFormat>>> {
+    compile(a.log_format.as_deref(), a.nginx_format.as_deref())
+}
+
+/// The parser compiled from a `--log-format` (Apache) or `--nginx-format` string, if given.
+fn compile(
+    log_format: Option<&str>,
+    nginx_format: Option<&str>,
+) -> anyhow::Result<Option<Arc<LogFormat>>> {
+    let compiled = match (log_format, nginx_format) {
         (Some(f), _) => {
             LogFormat::apache(f).map_err(|e| logveil::Error::Usage(format!("--log-format: {e}")))?
         }
@@ -247,5 +263,5 @@ fn compile_format(
             .map_err(|e| logveil::Error::Usage(format!("--nginx-format: {e}")))?,
         (None, None) => return Ok(None),
     };
-    Ok(Some(std::sync::Arc::new(compiled)))
+    Ok(Some(Arc::new(compiled)))
 }

@@ -323,3 +323,141 @@ fn server_format_strings_read_like_the_named_formats() {
         "the unknown directive is named"
     );
 }
+
+/// Every log of the corpus under `--format auto`: the format chosen and the exact counts
+/// (lines, parsed, rejected, directives), or exit 3 when no supported format fits.
+#[test]
+fn every_corpus_log_under_auto() {
+    let Some(c) = corpus() else { return };
+    type Expect = Option<(&'static str, u64, u64, u64, u64)>;
+    let table: &[(&str, Expect)] = &[
+        (
+            "logs/apachelogs/vhost_combined.log",
+            Some(("vhost_combined", 7, 6, 1, 0)),
+        ),
+        (
+            "logs/elastic-examples/apache_logs.log",
+            Some(("combined", 10_000, 9_999, 1, 0)),
+        ),
+        // IIS's native comma-separated format (not W3C): not supported.
+        ("logs/iis-brianary/ex010320.log", None),
+        // W3C without a `time` field (the time would come from `#Date:`): not supported yet.
+        ("logs/iis-brianary/ex031118.log", None),
+        ("logs/iis-brianary/ex960101.log", Some(("w3c", 6, 5, 0, 1))),
+        (
+            "logs/iis-brianary/u_ex100815.log",
+            Some(("w3c", 56, 16, 0, 40)),
+        ),
+        (
+            "logs/iis-brianary/u_ex160110.log",
+            Some(("w3c", 128, 28, 0, 100)),
+        ),
+        (
+            "logs/lnav/logfile_access_log.0",
+            Some(("combined", 3, 3, 0, 0)),
+        ),
+        (
+            "logs/lnav/logfile_access_log.1",
+            Some(("combined", 1, 1, 0, 0)),
+        ),
+        (
+            "logs/lnav/logfile_bad_access_log.0",
+            Some(("combined", 3, 2, 1, 0)),
+        ),
+        // Zeek/Bro HTTP logs, HAProxy, syslog-wrapped and regexp-sample lines are not access
+        // logs of a supported server format.
+        ("logs/lnav/logfile_bro_http.log.0", None),
+        // Caddy JSON behind a `caddy  | ` container prefix.
+        ("logs/lnav/logfile_caddy_log.0", None),
+        (
+            "logs/lnav/logfile_caddy_log.1",
+            Some(("caddy_json", 4, 4, 0, 0)),
+        ),
+        ("logs/lnav/logfile_haproxy.0", None),
+        ("logs/lnav/logfile_regexp_access_log.0", None),
+        (
+            "logs/lnav/logfile_shop_access_log.0",
+            Some(("combined_xff", 1_000, 1_000, 0, 0)),
+        ),
+        ("logs/lnav/logfile_syslog_with_access_log.0", None),
+        ("logs/lnav/logfile_w3c.0", Some(("w3c", 5, 1, 0, 4))),
+        ("logs/lnav/logfile_w3c.1", Some(("w3c", 7, 1, 0, 6))),
+        // An FTP service log without a `date` field (the date is in `#Date:`): not supported yet.
+        ("logs/lnav/logfile_w3c.2", None),
+        ("logs/lnav/logfile_w3c.3", Some(("w3c", 10, 3, 0, 4))),
+        // The Incapsula line with an empty status is rejected.
+        ("logs/lnav/logfile_w3c.4", Some(("w3c", 6, 1, 1, 4))),
+        // Its header declares 6 fields and its one line has 17.
+        ("logs/lnav/logfile_w3c.5", None),
+        ("logs/lnav/logfile_w3c.6", Some(("w3c", 5, 1, 0, 4))),
+        (
+            "logs/lnav/logfile_w3c_big.0",
+            Some(("w3c", 254, 210, 0, 44)),
+        ),
+        (
+            "logs/logparser/access_log",
+            Some(("combined", 17, 16, 1, 0)),
+        ),
+        (
+            "logs/logparser/access_log.gz",
+            Some(("combined", 17, 16, 1, 0)),
+        ),
+        (
+            "logs/logparser/inputformat-access.log",
+            Some(("combined", 1, 1, 0, 0)),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (rel, expected) in table {
+        let path = c.join(rel);
+        let out = tempfile::tempdir().unwrap();
+        let (code, s, err) = run(&[&path], out.path(), &[]);
+        let got: Expect = match (code, s) {
+            (0, Some(s)) => Some((
+                match s["inputs"][0]["format"].as_str().unwrap() {
+                    "vhost_combined" => "vhost_combined",
+                    "combined" => "combined",
+                    "combined_xff" => "combined_xff",
+                    "w3c" => "w3c",
+                    "caddy_json" => "caddy_json",
+                    other => panic!("unexpected format {other}"),
+                },
+                s["lines"].as_u64().unwrap(),
+                s["parsed"].as_u64().unwrap(),
+                s["rejected"].as_u64().unwrap(),
+                s["directives"].as_u64().unwrap(),
+            )),
+            (3, _) if err.contains("check-format") => None,
+            (code, _) => {
+                failures.push(format!("{rel}: exit {code}: {err}"));
+                continue;
+            }
+        };
+        if got != *expected {
+            failures.push(format!("{rel}: expected {expected:?}, got {got:?}"));
+        }
+        if got.is_some() {
+            common::assert_no_leak(
+                out.path(),
+                &common::addresses_in(&std::fs::read(&path).unwrap()),
+            );
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Every file of the corpus's logs/ is in the table.
+    let mut files = Vec::new();
+    for dir in std::fs::read_dir(c.join("logs")).unwrap().flatten() {
+        for f in std::fs::read_dir(dir.path()).unwrap().flatten() {
+            let name = f.path().strip_prefix(&c).unwrap().display().to_string();
+            if !name.ends_with(".md") {
+                files.push(name);
+            }
+        }
+    }
+    for f in files {
+        assert!(
+            table.iter().any(|(rel, _)| *rel == f),
+            "{f} is not in the table"
+        );
+    }
+}

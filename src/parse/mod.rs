@@ -124,20 +124,27 @@ pub enum Format {
     /// `%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"`
     Combined,
     /// nginx combined plus `"$http_x_forwarded_for"`
+    #[value(alias = "combined_xff")]
     CombinedXff,
     /// Debian's `%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"`
+    #[value(alias = "vhost_combined")]
     VhostCombined,
     /// Caddy's JSON access log.
+    #[value(alias = "caddy_json")]
     CaddyJson,
     /// nginx `log_format ... escape=json` JSON lines.
+    #[value(alias = "nginx_json")]
     NginxJson,
     /// Traefik's JSON access log.
+    #[value(alias = "traefik_json")]
     TraefikJson,
     /// Traefik's CLF access log (Combined plus request count, router, backend URL, duration).
+    #[value(alias = "traefik_clf")]
     TraefikClf,
     /// IIS / W3C extended, driven by `#Fields:` headers (which may change mid-file).
     W3c,
     /// AWS Application Load Balancer access log.
+    #[value(alias = "aws_alb")]
     AwsAlb,
     /// AWS CloudFront standard log (tab-separated).
     Cloudfront,
