@@ -119,6 +119,9 @@ struct ProcessArgs {
     /// does. Without it, the connecting address is the client.
     #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = parse_cidr)]
     trusted_proxies: Vec<ipnet::IpNet>,
+    /// Lines longer than this many bytes are rejected (`line_too_long`) and the run goes on.
+    #[arg(long, default_value_t = 64 * 1024)]
+    max_line_bytes: usize,
     /// Print the run summary as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -207,6 +210,7 @@ fn process(a: ProcessArgs, now: i64, quiet: bool) -> anyhow::Result<ExitCode> {
         keep_going: a.keep_going,
         trusted_proxies: a.trusted_proxies.clone(),
         custom_format: compile_format(&a)?,
+        max_line_bytes: a.max_line_bytes,
         chunk_size: a.chunk_size.max(4096),
         now,
     };

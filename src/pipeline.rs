@@ -12,10 +12,10 @@ use crate::diag::{self, ChunkMessage, ChunkRows, DiagMode, DiagWriter};
 use crate::error::{Error, Result};
 use crate::geo::{GeoCache, GeoDb, Place};
 use crate::manifest::{self, InputSummary, RunSummary};
-use crate::parse::Format;
 use crate::parse::formats::{self, Detection};
 use crate::parse::logformat::LogFormat;
 use crate::parse::w3c::{self, W3cFields};
+use crate::parse::{Format, Reject, RejectReason};
 use crate::source::{self, InputSpec, Source};
 use ipnet::IpNet;
 
@@ -35,6 +35,8 @@ pub struct Options {
     pub custom_format: Option<std::sync::Arc<LogFormat>>,
     /// Proxies whose X-Forwarded-For entries are believed (nginx realip semantics).
     pub trusted_proxies: Vec<IpNet>,
+    /// Lines longer than this are rejected as `line_too_long` without being parsed.
+    pub max_line_bytes: usize,
     /// Keep the results of the other inputs when one fails (the run still exits 1).
     pub keep_going: bool,
     pub chunk_size: usize,
@@ -58,6 +60,7 @@ struct Ctx<'a> {
     trusted: &'a [IpNet],
     /// A parser compiled from a server's format string; it replaces `format` when given.
     custom: Option<&'a LogFormat>,
+    max_line_bytes: usize,
 }
 
 /// The W3C `#Fields:` headers of a mapped input, by offset, so that a chunk can find the one
@@ -93,6 +96,7 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
         geo,
         trusted: &opts.trusted_proxies,
         custom: opts.custom_format.as_deref(),
+        max_line_bytes: opts.max_line_bytes,
     };
 
     let names: Vec<String> = opts.inputs.iter().map(InputSpec::display_name).collect();
@@ -328,9 +332,16 @@ fn process_chunk(
             }
             continue;
         }
-        let parsed = match ctx.custom {
-            Some(custom) => custom.parse(line),
-            None => ctx.format.parse(line, header.as_ref()),
+        let parsed = if line.len() > ctx.max_line_bytes {
+            Err(Reject {
+                reason: RejectReason::LineTooLong,
+                offset: ctx.max_line_bytes,
+            })
+        } else {
+            match ctx.custom {
+                Some(custom) => custom.parse(line),
+                None => ctx.format.parse(line, header.as_ref()),
+            }
         };
         match parsed {
             Err(rej) => {

@@ -69,6 +69,7 @@ proptest! {
             keep_going: false,
             trusted_proxies: Vec::new(),
             custom_format: None,
+            max_line_bytes: 64 * 1024,
             chunk_size: 512,
             now: 1_759_700_000,
         };

@@ -516,3 +516,36 @@ fn a_failed_run_publishes_no_partial_report() {
         "files left visible or behind: {visible:?}"
     );
 }
+
+#[test]
+fn long_lines_are_rejected_and_the_rest_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("a.log");
+    let line =
+        r#"203.0.113.9 - - [05/Oct/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 10 "-" "curl/8""#;
+    let long = format!(
+        r#"198.51.100.7 - - [05/Oct/2026:10:00:00 +0000] "GET /{} HTTP/1.1" 200 10 "-" "curl/8""#,
+        "a".repeat(200_000)
+    );
+    std::fs::write(&log, format!("{line}\n{long}\n{line}\n")).unwrap();
+    let out = dir.path().join("out");
+    let s = process(
+        &[&log],
+        &out,
+        &["--max-reject-rate", "0.5", "--diagnostics", "all"],
+    );
+    assert_eq!(
+        (
+            s["parsed"].as_u64(),
+            s["rejected_by_reason"]["line_too_long"].as_u64()
+        ),
+        (Some(2), Some(1))
+    );
+    let s = process(
+        &[&log],
+        &dir.path().join("out2"),
+        &["--max-line-bytes", "300000"],
+    );
+    assert_eq!(s["parsed"].as_u64(), Some(3));
+    common::assert_no_leak(&out, &common::addresses_in(&std::fs::read(&log).unwrap()));
+}
