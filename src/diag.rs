@@ -21,7 +21,8 @@ use parquet::file::serialized_reader::SerializedFileReader;
 use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
-use crate::parse::escape::unescape;
+use crate::parse::Escaping;
+use crate::parse::escape::decode;
 use crate::parse::{Record, RejectReason};
 use crate::store::{self, AtomicFile};
 
@@ -65,8 +66,8 @@ pub fn schema() -> SchemaRef {
 
 /// Appends a field, unescaped and as UTF-8 (invalid bytes replaced), without an allocation
 /// when there is nothing to decode.
-fn push_text(builder: &mut StringBuilder, b: &[u8]) {
-    match unescape(b) {
+fn push_text(builder: &mut StringBuilder, b: &[u8], escaping: Escaping) {
+    match decode(b, escaping) {
         Cow::Borrowed(raw) => match std::str::from_utf8(raw) {
             Ok(s) => builder.append_value(s),
             Err(_) => builder.append_value(String::from_utf8_lossy(raw)),
@@ -76,9 +77,9 @@ fn push_text(builder: &mut StringBuilder, b: &[u8]) {
 }
 
 /// Appends an optional field; empty and `-` are null.
-fn push_opt(builder: &mut StringBuilder, b: Option<&[u8]>) {
+fn push_opt(builder: &mut StringBuilder, b: Option<&[u8]>, escaping: Escaping) {
     match b {
-        Some(v) if !v.is_empty() && v != b"-" => push_text(builder, v),
+        Some(v) if !v.is_empty() && v != b"-" => push_text(builder, v, escaping),
         _ => builder.append_null(),
     }
 }
@@ -177,9 +178,9 @@ impl ChunkRows {
                 let _ = write!(d.client_ip, "{ip}");
                 d.client_ip.append_value("");
             }
-            None => push_text(&mut d.client_ip, rec.client),
+            None => push_text(&mut d.client_ip, rec.client, rec.escaping),
         }
-        push_opt(&mut d.method, Some(rec.method));
+        push_opt(&mut d.method, Some(rec.method), rec.escaping);
         push_text(
             &mut d.target,
             if rec.target.is_empty() {
@@ -187,14 +188,15 @@ impl ChunkRows {
             } else {
                 rec.target
             },
+            rec.escaping,
         );
-        push_opt(&mut d.protocol, Some(rec.protocol));
+        push_opt(&mut d.protocol, Some(rec.protocol), rec.escaping);
         d.status.append_value(rec.status);
         d.bytes.append_value(rec.bytes);
-        push_opt(&mut d.referer, rec.referer);
-        push_opt(&mut d.user_agent, rec.user_agent);
-        push_opt(&mut d.forwarded_for, rec.forwarded_for);
-        push_opt(&mut d.vhost, rec.vhost);
+        push_opt(&mut d.referer, rec.referer, rec.escaping);
+        push_opt(&mut d.user_agent, rec.user_agent, rec.escaping);
+        push_opt(&mut d.forwarded_for, rec.forwarded_for, rec.escaping);
+        push_opt(&mut d.vhost, rec.vhost, rec.escaping);
         d.line.push(line);
         d.reject_reason.append_null();
         d.raw_line.append_null();

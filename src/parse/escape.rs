@@ -3,6 +3,15 @@
 
 use std::borrow::Cow;
 
+/// Decodes a field by the escape convention of its record.
+pub fn decode(raw: &[u8], escaping: super::Escaping) -> Cow<'_, [u8]> {
+    match escaping {
+        super::Escaping::Log => unescape(raw),
+        super::Escaping::Json => super::json::unescape_json(raw),
+        super::Escaping::Raw => Cow::Borrowed(raw),
+    }
+}
+
 /// Decodes escapes in a field as written by Apache or nginx. Unknown escapes are kept as is.
 pub fn unescape(raw: &[u8]) -> Cow<'_, [u8]> {
     let Some(first) = memchr::memchr(b'\\', raw) else {
@@ -72,6 +81,14 @@ mod tests {
         check(br#"a\tb\nc"#, b"a\tb\nc");
         check(br#"bad \xZZ end\"#, br#"bad \xZZ end\"#);
         check(br#"\x2"#, br#"\x2"#);
+    }
+
+    #[test]
+    fn decodes_by_the_records_convention() {
+        use crate::parse::Escaping;
+        assert_eq!(&*decode(br#"caf\u00e9 \"x\""#, Escaping::Json), "café \"x\"".as_bytes());
+        assert_eq!(&*decode(br#"caf\xc3\xa9"#, Escaping::Log), "café".as_bytes());
+        assert_eq!(&*decode(br#"a+b\x"#, Escaping::Raw), br#"a+b\x"#);
     }
 
     proptest! {
