@@ -25,6 +25,9 @@ pub enum Error {
     Parquet { path: PathBuf, reason: String },
     #[error("invalid option: {0}")]
     Usage(String),
+    /// A bug: a worker thread panicked. Never caused by input.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// No known format fits an input well (exit code 3: nothing is published).
     #[error("{0}")]
     FormatMismatch(String),

@@ -174,7 +174,7 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
         drop(tx);
         let w = writer_thread
             .join()
-            .map_err(|_| Error::Usage("diagnostics writer panicked".into()))?;
+            .map_err(|_| Error::Internal("the diagnostics writer panicked".into()))?;
         result?;
         w
     })?;

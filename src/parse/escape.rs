@@ -86,8 +86,14 @@ mod tests {
     #[test]
     fn decodes_by_the_records_convention() {
         use crate::parse::Escaping;
-        assert_eq!(&*decode(br#"caf\u00e9 \"x\""#, Escaping::Json), "café \"x\"".as_bytes());
-        assert_eq!(&*decode(br#"caf\xc3\xa9"#, Escaping::Log), "café".as_bytes());
+        assert_eq!(
+            &*decode(br#"caf\u00e9 \"x\""#, Escaping::Json),
+            "café \"x\"".as_bytes()
+        );
+        assert_eq!(
+            &*decode(br#"caf\xc3\xa9"#, Escaping::Log),
+            "café".as_bytes()
+        );
         assert_eq!(&*decode(br#"a+b\x"#, Escaping::Raw), br#"a+b\x"#);
     }
 
