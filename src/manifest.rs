@@ -238,6 +238,12 @@ pub fn human(s: &RunSummary) -> String {
         s.diagnostics.retention_secs,
         s.diagnostics.purged.files_deleted
     );
+    if s.diagnostics.rows_skipped_expired > 0 {
+        out += &format!(
+            "  {} rows not kept: their days are past the retention already\n",
+            s.diagnostics.rows_skipped_expired
+        );
+    }
     out += &format!(
         "elapsed {:.3}s: {:.0} lines/s, {:.1} MB/s on {} threads\n",
         s.elapsed_secs, s.lines_per_sec, s.mb_per_sec, s.threads
