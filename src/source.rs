@@ -105,6 +105,16 @@ pub struct Source {
     size: Option<u64>,
     compression: Compression,
     compressed_size: Option<u64>,
+    released: Mutex<Released>,
+}
+
+/// Which chunks of a mapped input have been processed: the end of each finished chunk beyond
+/// the finished prefix, and where that prefix ends.
+#[derive(Default)]
+struct Released {
+    done: std::collections::BTreeMap<usize, usize>,
+    next: usize,
+    upto: usize,
 }
 
 /// A newline-aligned piece of an input. Every non-empty chunk but the last ends with `\n`.
@@ -199,6 +209,7 @@ impl Source {
                     size: Some(0),
                     compression: Compression::None,
                     compressed_size: None,
+                    released: Mutex::default(),
                 });
             }
             // SAFETY: the mapping is read-only and private to this process. The remaining hazard
@@ -218,6 +229,7 @@ impl Source {
                 size: Some(meta.len()),
                 compression: Compression::None,
                 compressed_size: None,
+                released: Mutex::default(),
             });
         }
         let size = meta.is_file().then_some(meta.len());
@@ -255,6 +267,7 @@ impl Source {
             size,
             compression: Compression::None,
             compressed_size: None,
+            released: Mutex::default(),
         }
     }
 
@@ -329,22 +342,37 @@ impl Source {
     /// Tells the kernel that a processed chunk's pages are no longer needed, so that resident
     /// memory stays flat however large the input is.
     pub fn release(&self, chunk: &Chunk<'_>) {
-        if let (Backing::Mapped(map), ChunkBytes::Borrowed(b)) = (&self.backing, &chunk.bytes) {
-            // The chunk and the two before it, in whole pages. The kernel can map pages of a
-            // finished chunk again when a neighbouring page faults (fault-around, large folios),
-            // so releasing only the chunk itself lets resident memory creep up with the file.
-            let page = page_size();
-            let from = (chunk.offset as usize).saturating_sub(2 * self.chunk_size) / page * page;
-            let end = (chunk.offset as usize + b.len()) / page * page;
-            if end > from {
-                // SAFETY: MADV_DONTNEED on a read-only, file-backed mapping only drops page-table
-                // entries of clean pages. A thread still reading the previous chunk faults its
-                // pages back in from the file and reads the same bytes, so no memory the program
-                // can observe changes (the SIGBUS caveat of the module docs applies as ever).
-                let _ = unsafe {
-                    map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, end - from)
+        let (Backing::Mapped(map), ChunkBytes::Borrowed(b)) = (&self.backing, &chunk.bytes) else {
+            return;
+        };
+        // Chunks finish out of order; only the prefix of the file whose chunks are all finished
+        // is released, so that no thread loses pages it is still reading.
+        let upto = {
+            let mut r = self.released.lock().unwrap_or_else(|p| p.into_inner());
+            r.done.insert(chunk.index, chunk.offset as usize + b.len());
+            loop {
+                let next = r.next;
+                let Some(end) = r.done.remove(&next) else {
+                    break;
                 };
+                r.next += 1;
+                r.upto = end;
             }
+            r.upto
+        };
+        // The finished prefix's last few chunks are released again each time: the kernel maps
+        // pages of a finished chunk back in when a neighbouring page faults (fault-around, large
+        // folios), and releasing each chunk once let resident memory creep up with the file.
+        let page = page_size();
+        let from = upto.saturating_sub(3 * self.chunk_size) / page * page;
+        let end = upto / page * page;
+        if end > from {
+            // SAFETY: MADV_DONTNEED on a read-only, file-backed mapping only drops page-table
+            // entries of clean pages, and every byte of [from, end) lies in chunks that all
+            // threads have finished: nothing reads them again.
+            let _ = unsafe {
+                map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, end - from)
+            };
         }
     }
 
