@@ -146,12 +146,10 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
                 };
                 let ctx = Ctx { format, ..ctx };
                 let (acc, error) = run_source(&pool, &ctx, &src, idx, &tx);
-                if let Some(e) = &error {
-                    if !opts.keep_going {
-                        return Err(error.expect("checked"));
-                    }
-                    let _ = e;
-                }
+                let error = match error {
+                    Some(e) if !opts.keep_going => return Err(e),
+                    other => other,
+                };
                 inputs.push(InputSummary {
                     path: src.name().to_string(),
                     size_bytes: src.size().unwrap_or(acc.bytes_read),
