@@ -11,6 +11,7 @@ pub mod manifest;
 pub mod parse;
 pub mod pipeline;
 pub mod reports;
+pub mod scrub;
 pub mod source;
 pub mod store;
 pub mod timeopt;
