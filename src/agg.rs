@@ -1,10 +1,13 @@
 //! Aggregation: per-thread accumulators of counts and report cells, merged associatively.
-//! Owns no I/O and holds no address: keys are places, hours, status classes and methods.
+//! Owns no I/O and holds no address: keys are places, hours, scrubbed names and classes, and
+//! visitors are keyed-hash sketches.
 
-use rustc_hash::FxHashMap;
+use datasketches::hll::{Coupon, HllSketch, HllType, HllUnion};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::geo::Place;
 use crate::parse::RejectReason;
+use crate::ua::AgentClass;
 
 /// Request and byte totals of one report cell.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -69,13 +72,264 @@ pub fn status_class(status: u16) -> u8 {
     }
 }
 
-/// Key of a `traffic_hourly` cell: hour since the epoch, status class, method index.
-pub type HourKey = (i64, u8, u8);
+/// Key of a `traffic_hourly` cell: hour since the epoch, vhost id, status class, method index.
+pub type HourKey = (i64, u32, u8, u8);
 /// Key of a `geo_daily` cell: day since the epoch and place.
 pub type GeoKey = (i64, Place);
+/// Key of a `pages_daily` cell: day, vhost id, page id, status class.
+pub type PageKey = (i64, u32, u32, u8);
+/// Key of a `referrers_daily` cell: day, referrer-host id.
+pub type RefKey = (i64, u32);
+/// Key of an `agents_daily` cell: day, agent-class id.
+pub type AgentKey = (i64, u32);
+
+/// Name of the explicit row that gathers everything folded away.
+pub const OTHER: &str = "(other)";
+/// Id of [`OTHER`] in every [`Interner`].
+pub const OTHER_ID: u32 = 0;
+
+/// A distinct-visitor sketch: Apache DataSketches HLL (lg_k 12, HLL_8), empty until fed.
+#[derive(Clone, Default)]
+pub struct Visitors(Option<Box<HllSketch>>);
+
+impl std::fmt::Debug for Visitors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Visitors(~{})", self.estimate())
+    }
+}
+
+impl Visitors {
+    pub const LG_K: u8 = 12;
+
+    fn empty_sketch() -> HllSketch {
+        HllSketch::new(Self::LG_K, HllType::Hll8).expect("lg_k 12 is valid")
+    }
+
+    #[inline]
+    pub fn add(&mut self, c: Coupon) {
+        self.0
+            .get_or_insert_with(|| Box::new(Self::empty_sketch()))
+            .update_with_coupon(c);
+    }
+
+    /// Unions `other` into `self`.
+    pub fn merge(&mut self, other: Visitors) {
+        match (&mut self.0, other.0) {
+            (_, None) => {}
+            (None, b) => self.0 = b,
+            (Some(a), Some(b)) => {
+                let mut u = HllUnion::new(Self::LG_K).expect("lg_k 12 is valid");
+                u.update(a);
+                u.update(&b);
+                **a = u.to_sketch(HllType::Hll8);
+            }
+        }
+    }
+
+    /// The estimated number of distinct visitors, rounded.
+    pub fn estimate(&self) -> u64 {
+        self.0.as_ref().map_or(0, |s| s.estimate().round() as u64)
+    }
+
+    /// The sketch in the Apache DataSketches binary format (an empty sketch when unfed).
+    pub fn serialize(&self) -> Vec<u8> {
+        match &self.0 {
+            Some(s) => s.serialize(),
+            None => Self::empty_sketch().serialize(),
+        }
+    }
+}
+
+/// Totals and distinct visitors of one report row.
+#[derive(Debug, Clone, Default)]
+pub struct Cell {
+    pub totals: Totals,
+    pub visitors: Visitors,
+}
+
+impl Cell {
+    #[inline]
+    pub fn add(&mut self, bytes: u64, visitor: Coupon) {
+        self.totals.add(bytes);
+        self.visitors.add(visitor);
+    }
+    pub fn merge(&mut self, other: Cell) {
+        self.totals.merge(other.totals);
+        self.visitors.merge(other.visitors);
+    }
+}
+
+/// Byte strings to small ids and back. Id 0 is always [`OTHER`].
+#[derive(Debug, Clone)]
+pub struct Interner {
+    ids: FxHashMap<Box<[u8]>, u32>,
+    names: Vec<Box<[u8]>>,
+}
+
+impl Default for Interner {
+    fn default() -> Self {
+        let mut i = Interner {
+            ids: FxHashMap::default(),
+            names: Vec::new(),
+        };
+        i.id(OTHER.as_bytes());
+        i
+    }
+}
+
+impl Interner {
+    #[inline]
+    pub fn id(&mut self, name: &[u8]) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(name.into());
+        self.ids.insert(name.into(), id);
+        id
+    }
+    pub fn name(&self, id: u32) -> &[u8] {
+        &self.names[id as usize]
+    }
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+    /// Keeps only the names in `keep` (and [`OTHER`]); returns old id → new id.
+    fn retain(&mut self, keep: &FxHashSet<u32>) -> FxHashMap<u32, u32> {
+        let old = std::mem::take(self);
+        let mut map = FxHashMap::default();
+        map.insert(OTHER_ID, OTHER_ID);
+        for (id, name) in old.names.iter().enumerate() {
+            let id = id as u32;
+            if id != OTHER_ID && keep.contains(&id) {
+                map.insert(id, self.id(name));
+            }
+        }
+        map
+    }
+}
+
+/// A table of cells keyed by something holding an interned name, bounded in size: when it
+/// outgrows its capacity, the least-requested half of its rows is folded into the [`OTHER`]
+/// row of the same parent (the frequent-items "reverse purge"). Sums are kept exactly; which
+/// rows survive depends on the order of the input only when the bound is reached.
+#[derive(Debug, Clone)]
+pub struct Bounded<K> {
+    pub cells: FxHashMap<K, Cell>,
+    pub names: Interner,
+    capacity: usize,
+    /// Rows folded into an other-row by the bound, and their requests.
+    pub purged_rows: u64,
+    pub purged_requests: u64,
+}
+
+/// How a [`Bounded`] key names its interned part.
+pub trait NamedKey: Copy + Eq + std::hash::Hash {
+    fn name_id(&self) -> u32;
+    fn with_name_id(&self, id: u32) -> Self;
+}
+
+impl NamedKey for PageKey {
+    fn name_id(&self) -> u32 {
+        self.2
+    }
+    fn with_name_id(&self, id: u32) -> Self {
+        (self.0, self.1, id, self.3)
+    }
+}
+
+impl NamedKey for RefKey {
+    fn name_id(&self) -> u32 {
+        self.1
+    }
+    fn with_name_id(&self, id: u32) -> Self {
+        (self.0, id)
+    }
+}
+
+impl<K: NamedKey> Bounded<K> {
+    pub fn new(capacity: usize) -> Self {
+        Bounded {
+            cells: FxHashMap::default(),
+            names: Interner::default(),
+            capacity: capacity.max(16),
+            purged_rows: 0,
+            purged_requests: 0,
+        }
+    }
+
+    /// The cell of `key` (whose name part is ignored) named `name`.
+    #[inline]
+    pub fn cell(&mut self, key: K, name: &[u8]) -> &mut Cell {
+        if self.cells.len() >= self.capacity {
+            self.purge();
+        }
+        let id = self.names.id(name);
+        self.cells.entry(key.with_name_id(id)).or_default()
+    }
+
+    /// Folds the less-requested half of the rows into other-rows.
+    fn purge(&mut self) {
+        let mut counts: Vec<u64> = self.cells.values().map(|c| c.totals.requests).collect();
+        let mid = counts.len() / 2;
+        let (_, &mut threshold, _) = counts.select_nth_unstable(mid);
+        let cells = std::mem::take(&mut self.cells);
+        let mut keep = FxHashSet::default();
+        let mut kept = FxHashMap::default();
+        let mut folded: Vec<(K, Cell)> = Vec::new();
+        for (k, c) in cells {
+            if k.name_id() != OTHER_ID && c.totals.requests <= threshold {
+                self.purged_rows += 1;
+                self.purged_requests += c.totals.requests;
+                folded.push((k.with_name_id(OTHER_ID), c));
+            } else {
+                keep.insert(k.name_id());
+                kept.insert(k, c);
+            }
+        }
+        let map = self.names.retain(&keep);
+        for (k, c) in kept {
+            self.cells.insert(k.with_name_id(map[&k.name_id()]), c);
+        }
+        for (k, c) in folded {
+            self.cells.entry(k).or_default().merge(c);
+        }
+        // Other-rows can outnumber the capacity only with more parents than it; grow then.
+        if self.cells.len() * 2 > self.capacity {
+            self.capacity = self.cells.len() * 2;
+        }
+    }
+
+    /// Folds `other` into `self`, by name.
+    pub fn merge(&mut self, other: Bounded<K>) {
+        self.purged_rows += other.purged_rows;
+        self.purged_requests += other.purged_requests;
+        for (k, c) in other.cells {
+            let name = other.names.name(k.name_id());
+            let id = self.names.id(name);
+            self.cells.entry(k.with_name_id(id)).or_default().merge(c);
+        }
+        while self.cells.len() > self.capacity {
+            self.purge();
+        }
+    }
+
+    /// Every cell with its name.
+    pub fn named(&self) -> impl Iterator<Item = (&K, &[u8], &Cell)> {
+        self.cells
+            .iter()
+            .map(|(k, c)| (k, self.names.name(k.name_id()), c))
+    }
+}
+
+/// Capacity of the pages and referrers tables of one accumulator, in rows.
+pub const TABLE_CAPACITY: usize = 16 * 1024;
 
 /// Everything one thread learns from its chunks. Merging is associative and commutative.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Accumulator {
     pub lines: u64,
     pub blank: u64,
@@ -87,13 +341,64 @@ pub struct Accumulator {
     /// Parsed lines whose client field was not an IP address (hostnames).
     pub non_ip_clients: u64,
     pub ipv6_clients: u64,
-    pub geo: FxHashMap<GeoKey, Totals>,
+    pub geo: FxHashMap<GeoKey, Cell>,
     pub hourly: FxHashMap<HourKey, Totals>,
+    /// Virtual hosts (scrubbed); id 0 is [`OTHER`], and `-` stands for none.
+    pub vhosts: Interner,
+    pub pages: Bounded<PageKey>,
+    pub referrers: Bounded<RefKey>,
+    pub agents: FxHashMap<AgentKey, Cell>,
+    /// The agent classes `agents` refers to, by id.
+    pub agent_classes: Vec<AgentClass>,
     pub geo_errors: u64,
     pub first_geo_error: Option<String>,
     pub diagnostics_rows: u64,
     pub min_time: Option<i64>,
     pub max_time: Option<i64>,
+}
+
+impl Default for Accumulator {
+    fn default() -> Self {
+        Accumulator {
+            lines: 0,
+            blank: 0,
+            directives: 0,
+            parsed: 0,
+            rejected: [0; RejectReason::ALL.len()],
+            bytes_read: 0,
+            non_ip_clients: 0,
+            ipv6_clients: 0,
+            geo: FxHashMap::default(),
+            hourly: FxHashMap::default(),
+            vhosts: Interner::default(),
+            pages: Bounded::new(TABLE_CAPACITY),
+            referrers: Bounded::new(TABLE_CAPACITY),
+            agents: FxHashMap::default(),
+            agent_classes: Vec::new(),
+            geo_errors: 0,
+            first_geo_error: None,
+            diagnostics_rows: 0,
+            min_time: None,
+            max_time: None,
+        }
+    }
+}
+
+/// What the report tables need to know of one parsed request, its strings already scrubbed.
+#[derive(Debug, Clone, Copy)]
+pub struct Hit<'a> {
+    pub time: i64,
+    pub place: Place,
+    pub status: u16,
+    pub method: &'a [u8],
+    pub bytes: u64,
+    pub vhost: u32,
+    pub page: &'a [u8],
+    /// `scheme://host`, or `(none)`.
+    pub referrer: &'a [u8],
+    /// Id of the agent class in the accumulator's `agent_classes`.
+    pub agent: u32,
+    pub visitor: Coupon,
 }
 
 impl Accumulator {
@@ -106,21 +411,36 @@ impl Accumulator {
         self.rejected.iter().sum()
     }
 
+    /// Counts one parsed request in every table.
     #[inline]
-    pub fn record(&mut self, time: i64, place: Place, status: u16, method: &[u8], bytes: u64) {
+    pub fn record(&mut self, h: &Hit<'_>) {
         self.parsed += 1;
+        let time = h.time;
+        let day = time.div_euclid(86_400);
+        let class = status_class(h.status);
         self.geo
-            .entry((time.div_euclid(86_400), place))
+            .entry((day, h.place))
             .or_default()
-            .add(bytes);
+            .add(h.bytes, h.visitor);
         self.hourly
             .entry((
                 time.div_euclid(3600),
-                status_class(status),
-                method_index(method),
+                h.vhost,
+                class,
+                method_index(h.method),
             ))
             .or_default()
-            .add(bytes);
+            .add(h.bytes);
+        self.pages
+            .cell((day, h.vhost, OTHER_ID, class), h.page)
+            .add(h.bytes, h.visitor);
+        self.referrers
+            .cell((day, OTHER_ID), h.referrer)
+            .add(h.bytes, h.visitor);
+        self.agents
+            .entry((day, h.agent))
+            .or_default()
+            .add(h.bytes, h.visitor);
         self.min_time = Some(self.min_time.map_or(time, |m| m.min(time)));
         self.max_time = Some(self.max_time.map_or(time, |m| m.max(time)));
     }
@@ -140,8 +460,50 @@ impl Accumulator {
         for (k, v) in other.geo {
             self.geo.entry(k).or_default().merge(v);
         }
-        for (k, v) in other.hourly {
-            self.hourly.entry(k).or_default().merge(v);
+        let mut vhost_map = Vec::with_capacity(other.vhosts.len());
+        for id in 0..other.vhosts.len() as u32 {
+            vhost_map.push(self.vhosts.id(other.vhosts.name(id)));
+        }
+        for ((hour, vhost, class, method), v) in other.hourly {
+            self.hourly
+                .entry((hour, vhost_map[vhost as usize], class, method))
+                .or_default()
+                .merge(v);
+        }
+        let mut pages = other.pages;
+        pages.cells = pages
+            .cells
+            .into_iter()
+            .map(|((d, v, p, c), cell)| ((d, vhost_map[v as usize], p, c), cell))
+            .collect();
+        self.pages.merge(pages);
+        self.referrers.merge(other.referrers);
+        let mut agent_ids: FxHashMap<&AgentClass, u32> = FxHashMap::default();
+        let mut mine = std::mem::take(&mut self.agent_classes);
+        for (i, a) in mine.iter().enumerate() {
+            agent_ids.insert(a, i as u32);
+        }
+        let mut added = Vec::new();
+        let mut agent_map = Vec::with_capacity(other.agent_classes.len());
+        for a in &other.agent_classes {
+            let id = match agent_ids.get(a) {
+                Some(&id) => id,
+                None => {
+                    let id = (mine.len() + added.len()) as u32;
+                    added.push(a.clone());
+                    id
+                }
+            };
+            agent_map.push(id);
+        }
+        drop(agent_ids);
+        mine.extend(added);
+        self.agent_classes = mine;
+        for ((day, agent), v) in other.agents {
+            self.agents
+                .entry((day, agent_map[agent as usize]))
+                .or_default()
+                .merge(v);
         }
         self.geo_errors += other.geo_errors;
         if self.first_geo_error.is_none() {
@@ -164,32 +526,113 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn acc(events: &[(i64, u8, u16, u64)]) -> Accumulator {
-        let mut a = Accumulator::default();
+    type Event = (i64, u8, u16, u64);
+
+    fn acc(events: &[Event]) -> Accumulator {
+        let mut a = Accumulator {
+            agent_classes: ["Firefox", "Chrome"]
+                .iter()
+                .map(|b| AgentClass {
+                    browser: b.to_string(),
+                    major: "1".into(),
+                    os: "Linux".into(),
+                    device: crate::ua::DeviceClass::Desktop,
+                    bot: false,
+                })
+                .collect(),
+            ..Accumulator::default()
+        };
         for &(t, c, s, b) in events {
             a.lines += 1;
-            a.record(
-                t,
-                Place {
+            let vhost = a.vhosts.id(if c % 2 == 0 {
+                b"a.example"
+            } else {
+                b"b.example"
+            });
+            let page = format!("/p/{}", c % 5);
+            let referrer = format!("https://r{}.example", c % 4);
+            a.record(&Hit {
+                time: t,
+                place: Place {
                     continent: *b"EU",
                     country: [b'A', b'A' + c % 3],
                 },
-                s,
-                b"GET",
-                b,
-            );
+                status: s,
+                method: b"GET",
+                bytes: b,
+                vhost,
+                page: page.as_bytes(),
+                referrer: referrer.as_bytes(),
+                agent: (c % 2) as u32,
+                visitor: Coupon::from_value(c),
+            });
         }
         a
     }
 
-    type Canonical = (u64, u64, Vec<(GeoKey, Totals)>, Vec<(HourKey, Totals)>);
+    type Named = Vec<(String, Totals, u64)>;
+    type Canonical = (u64, u64, Named, Named, Named, Named, Named);
 
     fn canon(a: &Accumulator) -> Canonical {
-        let mut g: Vec<_> = a.geo.iter().map(|(k, v)| (*k, *v)).collect();
-        g.sort_by_key(|x| x.0);
-        let mut h: Vec<_> = a.hourly.iter().map(|(k, v)| (*k, *v)).collect();
-        h.sort_by_key(|x| x.0);
-        (a.lines, a.parsed, g, h)
+        let name = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let sorted = |mut v: Named| {
+            v.sort_by(|x, y| x.0.cmp(&y.0));
+            v
+        };
+        let g = a
+            .geo
+            .iter()
+            .map(|(k, c)| (format!("{k:?}"), c.totals, c.visitors.estimate()))
+            .collect();
+        let h = a
+            .hourly
+            .iter()
+            .map(|((hour, v, c, m), t)| {
+                (format!("{hour} {} {c} {m}", name(a.vhosts.name(*v))), *t, 0)
+            })
+            .collect();
+        let p = a
+            .pages
+            .named()
+            .map(|((d, v, _, c), n, cell)| {
+                (
+                    format!("{d} {} {} {c}", name(a.vhosts.name(*v)), name(n)),
+                    cell.totals,
+                    cell.visitors.estimate(),
+                )
+            })
+            .collect();
+        let r = a
+            .referrers
+            .named()
+            .map(|((d, _), n, cell)| {
+                (
+                    format!("{d} {}", name(n)),
+                    cell.totals,
+                    cell.visitors.estimate(),
+                )
+            })
+            .collect();
+        let ag = a
+            .agents
+            .iter()
+            .map(|((d, id), cell)| {
+                (
+                    format!("{d} {:?}", a.agent_classes[*id as usize]),
+                    cell.totals,
+                    cell.visitors.estimate(),
+                )
+            })
+            .collect();
+        (
+            a.lines,
+            a.parsed,
+            sorted(g),
+            sorted(h),
+            sorted(p),
+            sorted(r),
+            sorted(ag),
+        )
     }
 
     proptest! {

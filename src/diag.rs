@@ -366,6 +366,8 @@ pub struct PurgeReport {
     pub files_deleted: u64,
     pub bytes_deleted: u64,
     pub stale_temps_removed: u64,
+    /// Visitor salts deleted with their day's diagnostics.
+    pub salts_deleted: u64,
 }
 
 /// Deletes every diagnostics file whose `expires_at` is at or before `now`, and temporary files

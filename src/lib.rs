@@ -10,10 +10,13 @@ pub mod geo;
 pub mod manifest;
 pub mod parse;
 pub mod pipeline;
+pub mod publish;
 pub mod reports;
 pub mod scrub;
 pub mod source;
 pub mod store;
 pub mod timeopt;
+pub mod ua;
+pub mod visitors;
 
 pub use error::{Error, Result};

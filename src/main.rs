@@ -13,6 +13,8 @@ use logveil::geo::GeoDb;
 use logveil::parse::Format;
 use logveil::parse::logformat::LogFormat;
 use logveil::pipeline::{self, Options};
+use logveil::publish::Rules;
+use logveil::scrub::ScrubConfig;
 use logveil::source::{DEFAULT_CHUNK, InputSpec};
 use logveil::timeopt;
 
@@ -37,7 +39,7 @@ struct Cli {
 enum Command {
     /// Parse, enrich, anonymise and aggregate access logs; write reports, diagnostics and a
     /// run manifest under --out. Expired diagnostics are purged first.
-    Process(ProcessArgs),
+    Process(Box<ProcessArgs>),
     /// Explain why lines of FILE do not parse: the line, the field and byte offset where each
     /// failing line stopped, and the formats ranked by how many sample lines each parses.
     /// Excerpts of lines are shown only when stdout is a terminal (they may hold personal data).
@@ -57,7 +59,7 @@ enum Command {
         #[arg(long, value_name = "FORMAT")]
         nginx_format: Option<String>,
     },
-    /// Delete expired diagnostics now.
+    /// Delete expired diagnostics and visitor salts now.
     Purge {
         /// Output tree.
         #[arg(long, default_value = "logveil-out")]
@@ -125,6 +127,50 @@ struct ProcessArgs {
     /// Print the run summary as JSON on stdout.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    scrub: ScrubArgs,
+    /// Rows with fewer distinct visitors than this are folded into their parent's `(other)`
+    /// row before publication; 0 disables suppression (edge servers whose reports are merged).
+    #[arg(long, default_value_t = 10)]
+    k_min: u64,
+    /// Pages kept per day in pages_daily; the rest are summed in `(other)` rows.
+    #[arg(long, default_value_t = 1000)]
+    top_pages: usize,
+    /// Referrer hosts kept per day in referrers_daily.
+    #[arg(long, default_value_t = 500)]
+    top_referrers: usize,
+    /// A file holding a shared secret (at least 16 bytes) from which each day's visitor salt is
+    /// derived, so that the visitor sketches of several servers can be merged. Without it, each
+    /// day gets a random salt under OUT/state/salts/, deleted when that day's diagnostics expire.
+    #[arg(long, value_name = "FILE")]
+    salt_file: Option<PathBuf>,
+}
+
+/// What is kept of request targets and other strings that reach analysts.
+#[derive(Args, Clone)]
+struct ScrubArgs {
+    /// Query parameters kept in published paths (comma-separated); their values are still
+    /// scrubbed. Every other parameter is removed.
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    keep_query_params: Vec<String>,
+    /// Parameter names whose values are always replaced by `<redacted>` (comma-separated;
+    /// replaces the default list).
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    secret_params: Option<Vec<String>>,
+}
+
+impl ScrubArgs {
+    fn config(&self, masks: Masks) -> ScrubConfig {
+        let mut cfg = ScrubConfig {
+            masks,
+            keep_query_params: self.keep_query_params.clone(),
+            ..ScrubConfig::default()
+        };
+        if let Some(s) = &self.secret_params {
+            cfg.secret_params = s.clone();
+        }
+        cfg
+    }
 }
 
 fn main() -> ExitCode {
@@ -153,7 +199,7 @@ fn now(cli_now: &Option<String>) -> anyhow::Result<i64> {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let now = now(&cli.now)?;
     match cli.command {
-        Command::Process(a) => process(a, now, cli.quiet),
+        Command::Process(a) => process(*a, now, cli.quiet),
         Command::CheckFormat {
             file,
             format,
@@ -170,9 +216,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Purge { out } => {
             let r = logveil::diag::purge(&out, now)?;
+            let salts = logveil::visitors::purge_salts(&out, now)?;
             if !cli.quiet {
                 eprintln!(
-                    "purged {} expired diagnostics files ({} bytes)",
+                    "purged {} expired diagnostics files ({} bytes) and {salts} visitor salts",
                     r.files_deleted, r.bytes_deleted
                 );
             }
@@ -193,11 +240,12 @@ fn process(a: ProcessArgs, now: i64, quiet: bool) -> anyhow::Result<ExitCode> {
         Some(p) => GeoDb::open(p)?,
         None => GeoDb::embedded().context("embedded geo database")?,
     };
+    let masks = Masks::new(a.ipv4_prefix, a.ipv6_prefix).map_err(logveil::Error::Usage)?;
     let opts = Options {
         inputs: a.inputs.iter().map(|s| InputSpec::parse(s)).collect(),
         out: a.out.clone(),
         format: a.format,
-        masks: Masks::new(a.ipv4_prefix, a.ipv6_prefix).map_err(logveil::Error::Usage)?,
+        masks,
         diagnostics: a.diagnostics,
         retention_secs: a.retention,
         max_reject_rate: a.max_reject_rate,
@@ -212,6 +260,13 @@ fn process(a: ProcessArgs, now: i64, quiet: bool) -> anyhow::Result<ExitCode> {
         custom_format: compile_format(&a)?,
         max_line_bytes: a.max_line_bytes,
         chunk_size: a.chunk_size.max(4096),
+        scrub: a.scrub.config(masks),
+        rules: Rules {
+            k_min: a.k_min,
+            top_pages: a.top_pages,
+            top_referrers: a.top_referrers,
+        },
+        salt_file: a.salt_file.clone(),
         now,
     };
     let outcome = pipeline::process(&opts, &geo)?;

@@ -12,6 +12,7 @@ use crate::error::Result;
 use crate::geo::GeoInfo;
 use crate::parse::{Format, RejectReason};
 use crate::pipeline::Options;
+use crate::publish::{Folded, Rules};
 use crate::source::{Compression, ReadMode};
 use crate::store;
 
@@ -98,11 +99,22 @@ pub struct RunSummary {
     pub geo: GeoInfo,
     pub diagnostics: DiagSummary,
     pub reports: Vec<String>,
+    /// The publication rules and what they folded into `(other)` rows, per table.
+    pub publication: Publication,
     pub threads: usize,
     pub bytes_read: u64,
     pub elapsed_secs: f64,
     pub lines_per_sec: f64,
     pub mb_per_sec: f64,
+}
+
+/// How a run's reports were shaped for publication.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Publication {
+    pub rules: Rules,
+    /// `random-daily` (salts under state/salts/) or `shared-secret` (`--salt-file`).
+    pub visitor_salts: &'static str,
+    pub folded: BTreeMap<&'static str, Folded>,
 }
 
 pub(crate) struct SummaryParts<'a> {
@@ -119,6 +131,7 @@ pub(crate) struct SummaryParts<'a> {
     pub diag_rows: u64,
     pub diag_skipped_expired: u64,
     pub report_files: Vec<String>,
+    pub publication: Publication,
     pub elapsed: Duration,
     pub threads: usize,
 }
@@ -168,6 +181,7 @@ pub(crate) fn summarise(p: SummaryParts<'_>) -> RunSummary {
             purged: p.purge,
         },
         reports: p.report_files,
+        publication: p.publication,
         threads: p.threads,
         bytes_read: t.bytes_read,
         elapsed_secs: secs,
@@ -247,6 +261,13 @@ pub fn human(s: &RunSummary) -> String {
     out += &format!(
         "elapsed {:.3}s: {:.0} lines/s, {:.1} MB/s on {} threads\n",
         s.elapsed_secs, s.lines_per_sec, s.mb_per_sec, s.threads
+    );
+    let (rows, requests) = s.publication.folded.values().fold((0, 0), |(r, q), f| {
+        (r + f.suppressed_rows, q + f.suppressed_requests)
+    });
+    out += &format!(
+        "suppression (k = {}): {rows} small rows with {requests} requests folded into (other) rows\n",
+        s.publication.rules.k_min
     );
     if s.published {
         out += &format!(

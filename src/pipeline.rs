@@ -6,17 +6,22 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::agg::Accumulator;
+use crate::agg::{Accumulator, Hit};
 use crate::anon::{self, Masks};
 use crate::diag::{self, ChunkMessage, ChunkRows, DiagMode, DiagWriter};
 use crate::error::{Error, Result};
 use crate::geo::{GeoCache, GeoDb, Place};
 use crate::manifest::{self, InputSummary, RunSummary};
+use crate::parse::escape::decode;
 use crate::parse::formats::{self, Detection};
 use crate::parse::logformat::LogFormat;
 use crate::parse::w3c::{self, W3cFields};
 use crate::parse::{Format, Reject, RejectReason};
+use crate::publish::Rules;
+use crate::scrub::{ScrubConfig, Scrubber};
 use crate::source::{self, InputSpec, Source};
+use crate::ua::AgentCache;
+use crate::visitors::{Client, SaltBook, VisitorKeys};
 use ipnet::IpNet;
 
 /// Everything `process` needs to know.
@@ -40,8 +45,44 @@ pub struct Options {
     /// Keep the results of the other inputs when one fails (the run still exits 1).
     pub keep_going: bool,
     pub chunk_size: usize,
+    /// What reaches analysts of request targets, referrers and agents.
+    pub scrub: ScrubConfig,
+    /// Top-N bounds and small-cell suppression.
+    pub rules: Rules,
+    /// A shared secret from which every day's visitor salt is derived (fleets that merge).
+    pub salt_file: Option<PathBuf>,
     /// The clock: Unix seconds.
     pub now: i64,
+}
+
+impl Options {
+    /// The defaults of the command line for `inputs` into `out`, with the clock at `now`.
+    pub fn new(inputs: Vec<InputSpec>, out: PathBuf, now: i64) -> Options {
+        let masks = Masks::default();
+        Options {
+            inputs,
+            out,
+            format: Format::Auto,
+            masks,
+            diagnostics: DiagMode::Errors,
+            retention_secs: 7 * 86_400,
+            max_reject_rate: 0.05,
+            threads: 2,
+            use_mmap: true,
+            custom_format: None,
+            trusted_proxies: Vec::new(),
+            max_line_bytes: 64 * 1024,
+            keep_going: false,
+            chunk_size: source::DEFAULT_CHUNK,
+            scrub: ScrubConfig {
+                masks,
+                ..ScrubConfig::default()
+            },
+            rules: Rules::default(),
+            salt_file: None,
+            now,
+        }
+    }
 }
 
 /// Result of a run: its summary, and whether its reports were published.
@@ -61,6 +102,31 @@ struct Ctx<'a> {
     /// A parser compiled from a server's format string; it replaces `format` when given.
     custom: Option<&'a LogFormat>,
     max_line_bytes: usize,
+    scrubber: &'a Scrubber,
+    salts: &'a SaltBook,
+}
+
+/// One thread's caches and scratch buffers.
+struct Worker<'a> {
+    geo: GeoCache<'a>,
+    agents: AgentCache,
+    keys: VisitorKeys<'a>,
+    page: Vec<u8>,
+    referrer: Vec<u8>,
+    vhost: Vec<u8>,
+}
+
+impl<'a> Worker<'a> {
+    fn new(ctx: &Ctx<'a>) -> Self {
+        Worker {
+            geo: GeoCache::new(ctx.geo),
+            agents: AgentCache::new(),
+            keys: VisitorKeys::new(ctx.salts),
+            page: Vec::with_capacity(256),
+            referrer: Vec::with_capacity(256),
+            vhost: Vec::with_capacity(64),
+        }
+    }
 }
 
 /// The W3C `#Fields:` headers of a mapped input, by offset, so that a chunk can find the one
@@ -81,7 +147,15 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
         return Err(Error::Usage("no input files".into()));
     }
     crate::store::ensure_dir(&opts.out, crate::store::PUBLIC_DIR)?;
-    let purge = diag::purge(&opts.out, opts.now)?;
+    let mut purge = diag::purge(&opts.out, opts.now)?;
+    purge.salts_deleted = crate::visitors::purge_salts(&opts.out, opts.now)?;
+    let salts = SaltBook::open(
+        &opts.out,
+        opts.salt_file.as_deref(),
+        opts.retention_secs,
+        opts.now,
+    )?;
+    let scrubber = Scrubber::new(opts.scrub.clone());
     let run_id = manifest::new_run_id(opts.now);
 
     let pool = rayon::ThreadPoolBuilder::new()
@@ -97,6 +171,8 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
         trusted: &opts.trusted_proxies,
         custom: opts.custom_format.as_deref(),
         max_line_bytes: opts.max_line_bytes,
+        scrubber: &scrubber,
+        salts: &salts,
     };
 
     let names: Vec<String> = opts.inputs.iter().map(InputSpec::display_name).collect();
@@ -177,6 +253,9 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
         w
     })?;
 
+    if let Some(e) = salts.error() {
+        return Err(Error::Internal(format!("cannot store a visitor salt: {e}")));
+    }
     if total.geo_errors > 0 {
         return Err(Error::GeoDatabase {
             path: geo.info().source.clone(),
@@ -198,8 +277,9 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
 
     let skipped_expired = writer.skipped_expired;
     let diag_files = writer_finish(writer)?;
+    let tables = crate::publish::tables(&total, opts.rules);
     let report_files = if published {
-        crate::reports::write_all(&opts.out, &run_id, &total)?
+        crate::reports::write_all(&opts.out, &run_id, &tables)?
     } else {
         Vec::new()
     };
@@ -218,6 +298,15 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
         diag_rows: diag_files.1,
         diag_skipped_expired: skipped_expired,
         report_files: rel(&opts.out, &report_files),
+        publication: manifest::Publication {
+            rules: opts.rules,
+            visitor_salts: if salts.is_shared() {
+                "shared-secret"
+            } else {
+                "random-daily"
+            },
+            folded: tables.folded.clone(),
+        },
         elapsed: started.elapsed(),
         threads: opts.threads,
     });
@@ -258,7 +347,7 @@ fn run_source(
     };
     let accs = pool.broadcast(|_| {
         let mut acc = Accumulator::default();
-        let mut cache = GeoCache::new(ctx.geo);
+        let mut worker = Worker::new(ctx);
         loop {
             let chunk = match src.next_chunk() {
                 Ok(Some(c)) => c,
@@ -276,7 +365,7 @@ fn run_source(
                 Some(line) => W3cFields::from_header(line),
                 None => headers.at(chunk.offset).cloned(),
             };
-            let lines = process_chunk(ctx, &mut cache, &mut acc, chunk.bytes(), header, &mut rows);
+            let lines = process_chunk(ctx, &mut worker, &mut acc, chunk.bytes(), header, &mut rows);
             src.release(&chunk);
             acc.diagnostics_rows += rows.rows;
             let msg = ChunkMessage {
@@ -289,6 +378,7 @@ fn run_source(
                 break;
             }
         }
+        acc.agent_classes = worker.agents.classes().to_vec();
         acc
     });
     let mut total = Accumulator::default();
@@ -306,7 +396,7 @@ fn run_source(
 #[inline(never)]
 fn process_chunk(
     ctx: &Ctx<'_>,
-    cache: &mut GeoCache<'_>,
+    w: &mut Worker<'_>,
     acc: &mut Accumulator,
     chunk: &[u8],
     mut header: Option<W3cFields>,
@@ -355,7 +445,7 @@ fn process_chunk(
                 let place = match ip {
                     Some(ip) => {
                         acc.ipv6_clients += ip.is_ipv6() as u64;
-                        match cache.lookup(ip) {
+                        match w.geo.lookup(ip) {
                             Ok(p) => p,
                             Err(e) => {
                                 acc.geo_errors += 1;
@@ -369,7 +459,47 @@ fn process_chunk(
                         Place::UNKNOWN
                     }
                 };
-                acc.record(rec.time, place, rec.status, rec.method, rec.bytes);
+                let day = rec.time.div_euclid(86_400);
+                let agent = w
+                    .agents
+                    .lookup(&decode(rec.user_agent.unwrap_or(b""), rec.escaping));
+                let client = match ip {
+                    Some(ip) => Client::Ip(ip),
+                    None => Client::Name(rec.client),
+                };
+                let visitor = w.keys.coupon(day, client, &agent.digest);
+                w.page.clear();
+                ctx.scrubber
+                    .target(&decode(rec.target, rec.escaping), &mut w.page);
+                w.referrer.clear();
+                let has_referrer = rec.referer.is_some_and(|r| {
+                    ctx.scrubber
+                        .referrer_host(&decode(r, rec.escaping), &mut w.referrer)
+                });
+                if !has_referrer {
+                    w.referrer.clear();
+                    w.referrer.extend_from_slice(NO_REFERRER);
+                }
+                let vhost = match rec.vhost {
+                    Some(v) if !v.is_empty() && v != b"-" => {
+                        w.vhost.clear();
+                        ctx.scrubber.text(&decode(v, rec.escaping), &mut w.vhost);
+                        acc.vhosts.id(&w.vhost)
+                    }
+                    _ => acc.vhosts.id(b"-"),
+                };
+                acc.record(&Hit {
+                    time: rec.time,
+                    place,
+                    status: rec.status,
+                    method: rec.method,
+                    bytes: rec.bytes,
+                    vhost,
+                    page: &w.page,
+                    referrer: &w.referrer,
+                    agent: agent.class,
+                    visitor,
+                });
                 let keep = match ctx.diag_mode {
                     DiagMode::All => true,
                     DiagMode::Errors => rec.status >= 400,
@@ -384,6 +514,9 @@ fn process_chunk(
     acc.lines += n;
     n
 }
+
+/// The referrer host of requests without one.
+pub const NO_REFERRER: &[u8] = b"(none)";
 
 /// Bytes of each input that format detection looks at.
 pub const DETECT_SAMPLE: usize = 256 * 1024;

@@ -5,20 +5,23 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray, UInt64Array};
+use arrow_array::{
+    ArrayRef, BinaryArray, BooleanArray, RecordBatch, StringArray, TimestampMicrosecondArray,
+    UInt64Array,
+};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
-use crate::agg::{Accumulator, METHODS, status_class_name};
 use crate::error::{Error, Result};
 use crate::parse::time::date_string;
+use crate::publish::{Row, Tables, TrafficRow};
 use crate::store::{self, AtomicFile};
 
 /// Version of the report and diagnostics schemas. A change is deliberate and documented.
-pub const SCHEMA_VERSION: &str = "1";
+pub const SCHEMA_VERSION: &str = "2";
 /// Metadata key of the schema version.
 pub const SCHEMA_VERSION_KEY: &str = "logveil.schema_version";
 
@@ -49,23 +52,77 @@ fn utc_micros() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
+fn visitor_fields() -> [Field; 2] {
+    [
+        Field::new("visitors", DataType::UInt64, false),
+        Field::new("visitors_hll", DataType::Binary, false),
+    ]
+}
+
+fn schema(dims: &[(&str, DataType)], bytes: bool, visitors: bool) -> SchemaRef {
+    let mut fields: Vec<Field> = dims
+        .iter()
+        .map(|(name, t)| Field::new(*name, t.clone(), false))
+        .collect();
+    fields.push(Field::new("requests", DataType::UInt64, false));
+    if bytes {
+        fields.push(Field::new("bytes", DataType::UInt64, false));
+    }
+    if visitors {
+        fields.extend(visitor_fields());
+    }
+    Arc::new(Schema::new(fields))
+}
+
 pub fn geo_daily_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("continent", DataType::Utf8, false),
-        Field::new("country", DataType::Utf8, false),
-        Field::new("requests", DataType::UInt64, false),
-        Field::new("bytes", DataType::UInt64, false),
-    ]))
+    schema(
+        &[("continent", DataType::Utf8), ("country", DataType::Utf8)],
+        true,
+        true,
+    )
 }
 
 pub fn traffic_hourly_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("hour", utc_micros(), false),
-        Field::new("status_class", DataType::Utf8, false),
-        Field::new("method", DataType::Utf8, false),
-        Field::new("requests", DataType::UInt64, false),
-        Field::new("bytes", DataType::UInt64, false),
-    ]))
+    schema(
+        &[
+            ("hour", utc_micros()),
+            ("vhost", DataType::Utf8),
+            ("status_class", DataType::Utf8),
+            ("method", DataType::Utf8),
+        ],
+        true,
+        false,
+    )
+}
+
+pub fn pages_daily_schema() -> SchemaRef {
+    schema(
+        &[
+            ("vhost", DataType::Utf8),
+            ("path", DataType::Utf8),
+            ("status_class", DataType::Utf8),
+        ],
+        true,
+        true,
+    )
+}
+
+pub fn referrers_daily_schema() -> SchemaRef {
+    schema(&[("referrer_host", DataType::Utf8)], false, true)
+}
+
+pub fn agents_daily_schema() -> SchemaRef {
+    schema(
+        &[
+            ("browser", DataType::Utf8),
+            ("browser_major", DataType::Utf8),
+            ("os", DataType::Utf8),
+            ("device", DataType::Utf8),
+            ("bot", DataType::Boolean),
+        ],
+        false,
+        true,
+    )
 }
 
 fn batch(schema: SchemaRef, cols: Vec<ArrayRef>) -> Result<RecordBatch> {
@@ -75,62 +132,73 @@ fn batch(schema: SchemaRef, cols: Vec<ArrayRef>) -> Result<RecordBatch> {
     })
 }
 
-/// `geo_daily` batches by date, rows ordered by requests (descending), then place.
-pub fn geo_daily(acc: &Accumulator) -> Result<BTreeMap<String, RecordBatch>> {
-    let mut by_day: BTreeMap<i64, Vec<_>> = BTreeMap::new();
-    for ((day, place), t) in &acc.geo {
-        by_day.entry(*day).or_default().push((*place, *t));
+/// Batches by date of a table of [`Row`]s. Dimensions are strings, except those the schema
+/// declares Boolean (written from `true`/`false`).
+fn row_batches(
+    rows: &[Row],
+    schema: SchemaRef,
+    bytes: bool,
+) -> Result<BTreeMap<String, RecordBatch>> {
+    let mut by_day: BTreeMap<i64, Vec<&Row>> = BTreeMap::new();
+    for r in rows {
+        by_day.entry(r.day).or_default().push(r);
     }
     let mut out = BTreeMap::new();
-    for (day, mut rows) in by_day {
-        rows.sort_by(|a, b| b.1.requests.cmp(&a.1.requests).then(a.0.cmp(&b.0)));
-        let cols: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from_iter_values(
-                rows.iter().map(|r| r.0.continent_str()),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                rows.iter().map(|r| r.0.country_str()),
-            )),
-            Arc::new(UInt64Array::from_iter_values(
-                rows.iter().map(|r| r.1.requests),
-            )),
-            Arc::new(UInt64Array::from_iter_values(
-                rows.iter().map(|r| r.1.bytes),
-            )),
-        ];
-        out.insert(date_string(day * 86_400), batch(geo_daily_schema(), cols)?);
+    for (day, rows) in by_day {
+        let mut cols: Vec<ArrayRef> = Vec::new();
+        let ndims = rows.first().map_or(0, |r| r.dims.len());
+        for d in 0..ndims {
+            let col: ArrayRef = match schema.field(d).data_type() {
+                DataType::Boolean => Arc::new(BooleanArray::from(
+                    rows.iter().map(|r| r.dims[d] == "true").collect::<Vec<_>>(),
+                )),
+                _ => Arc::new(StringArray::from_iter_values(
+                    rows.iter().map(|r| r.dims[d].as_str()),
+                )),
+            };
+            cols.push(col);
+        }
+        cols.push(Arc::new(UInt64Array::from_iter_values(
+            rows.iter().map(|r| r.cell.totals.requests),
+        )));
+        if bytes {
+            cols.push(Arc::new(UInt64Array::from_iter_values(
+                rows.iter().map(|r| r.cell.totals.bytes),
+            )));
+        }
+        cols.push(Arc::new(UInt64Array::from_iter_values(
+            rows.iter().map(|r| r.cell.visitors.estimate()),
+        )));
+        let sketches: Vec<Vec<u8>> = rows.iter().map(|r| r.cell.visitors.serialize()).collect();
+        cols.push(Arc::new(BinaryArray::from_iter_values(sketches.iter())));
+        out.insert(date_string(day * 86_400), batch(schema.clone(), cols)?);
     }
     Ok(out)
 }
 
-/// `traffic_hourly` batches by date, rows ordered by hour, status class, method.
-pub fn traffic_hourly(acc: &Accumulator) -> Result<BTreeMap<String, RecordBatch>> {
-    let mut by_day: BTreeMap<i64, Vec<_>> = BTreeMap::new();
-    for (key, t) in &acc.hourly {
-        by_day
-            .entry(key.0.div_euclid(24))
-            .or_default()
-            .push((*key, *t));
+/// `traffic_hourly` batches by date, rows ordered by hour, vhost, status class, method.
+pub fn traffic_hourly(rows: &[TrafficRow]) -> Result<BTreeMap<String, RecordBatch>> {
+    let mut by_day: BTreeMap<i64, Vec<&TrafficRow>> = BTreeMap::new();
+    for r in rows {
+        by_day.entry(r.0.div_euclid(24)).or_default().push(r);
     }
     let mut out = BTreeMap::new();
-    for (day, mut rows) in by_day {
-        rows.sort_by_key(|r| r.0);
+    for (day, rows) in by_day {
         let hours =
-            TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.0.0 * 3_600_000_000))
+            TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.0 * 3_600_000_000))
                 .with_timezone("UTC");
         let cols: Vec<ArrayRef> = vec![
             Arc::new(hours),
             Arc::new(StringArray::from_iter_values(
-                rows.iter().map(|r| status_class_name(r.0.1)),
+                rows.iter().map(|r| r.1.as_str()),
             )),
-            Arc::new(StringArray::from_iter_values(
-                rows.iter().map(|r| METHODS[r.0.2 as usize]),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.3))),
+            Arc::new(UInt64Array::from_iter_values(
+                rows.iter().map(|r| r.4.requests),
             )),
             Arc::new(UInt64Array::from_iter_values(
-                rows.iter().map(|r| r.1.requests),
-            )),
-            Arc::new(UInt64Array::from_iter_values(
-                rows.iter().map(|r| r.1.bytes),
+                rows.iter().map(|r| r.4.bytes),
             )),
         ];
         out.insert(
@@ -139,6 +207,29 @@ pub fn traffic_hourly(acc: &Accumulator) -> Result<BTreeMap<String, RecordBatch>
         );
     }
     Ok(out)
+}
+
+/// Every table's batches by date, in the order they are written.
+pub fn batches(t: &Tables) -> Result<Vec<(&'static str, BTreeMap<String, RecordBatch>)>> {
+    Ok(vec![
+        (
+            "geo_daily",
+            row_batches(&t.geo_daily, geo_daily_schema(), true)?,
+        ),
+        ("traffic_hourly", traffic_hourly(&t.traffic_hourly)?),
+        (
+            "pages_daily",
+            row_batches(&t.pages_daily, pages_daily_schema(), true)?,
+        ),
+        (
+            "referrers_daily",
+            row_batches(&t.referrers_daily, referrers_daily_schema(), false)?,
+        ),
+        (
+            "agents_daily",
+            row_batches(&t.agents_daily, agents_daily_schema(), false)?,
+        ),
+    ])
 }
 
 /// Writes one table's batches as `reports/<table>/date=<d>/part-<run>.parquet`, under
@@ -175,13 +266,10 @@ fn write_table(
 
 /// Writes every report of a run. All files are written and flushed before the first one is
 /// renamed into place, so a failure (a full disk, say) publishes none of them.
-pub fn write_all(out: &Path, run_id: &str, acc: &Accumulator) -> Result<Vec<PathBuf>> {
-    let mut files = write_table(out, "geo_daily", run_id, &geo_daily(acc)?)?;
-    files.extend(write_table(
-        out,
-        "traffic_hourly",
-        run_id,
-        &traffic_hourly(acc)?,
-    )?);
+pub fn write_all(out: &Path, run_id: &str, tables: &Tables) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for (name, b) in batches(tables)? {
+        files.extend(write_table(out, name, run_id, &b)?);
+    }
     files.into_iter().map(AtomicFile::commit).collect()
 }

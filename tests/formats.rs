@@ -211,7 +211,9 @@ fn trusted_proxies_pick_the_client_from_forwarded_for() {
     std::fs::write(&log, format!("{line}\n")).unwrap();
     let countries = |args: &[&str]| {
         let out = tempfile::tempdir().unwrap();
-        let (code, _, err) = run(&[&log], out.path(), args);
+        let mut args = args.to_vec();
+        args.extend(["--k-min", "0"]);
+        let (code, _, err) = run(&[&log], out.path(), &args);
         assert_eq!(code, 0, "{err}");
         let day = out.path().join("reports/geo_daily/date=2026-10-05");
         let f = std::fs::read_dir(day)

@@ -5,6 +5,7 @@
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
 
 use logveil::anon::Masks;
 use logveil::diag::DiagMode;
@@ -71,7 +72,7 @@ proptest! {
             custom_format: None,
             max_line_bytes: 64 * 1024,
             chunk_size: 512,
-            now: 1_759_700_000,
+            ..Options::new(Vec::new(), PathBuf::new(), 1_759_700_000)
         };
         let outcome = pipeline::process(&opts, &GeoDb::embedded().unwrap()).unwrap();
         prop_assert_eq!(outcome.summary.lines, rows.len() as u64);

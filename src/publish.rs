@@ -1,0 +1,471 @@
+//! Publishing rules: turns a run's merged accumulator into the rows analysts see, applying the
+//! top-N bounds and small-cell suppression by folding rows into explicit `(other)` rows of their
+//! parent. Owns those rules and their statistics; does no I/O and never drops a request (every
+//! fold keeps sums and unions sketches).
+
+use std::collections::BTreeMap;
+
+use crate::agg::{Accumulator, Cell, METHODS, OTHER, Totals, status_class_name};
+
+/// The rules a run publishes under.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Rules {
+    /// Rows with fewer distinct visitors than this are folded into their parent's other-row;
+    /// 0 disables suppression (for edge servers whose reports are merged later).
+    pub k_min: u64,
+    /// Pages kept per day (the rest go to `(other)` per vhost and status class).
+    pub top_pages: usize,
+    /// Referrer hosts kept per day.
+    pub top_referrers: usize,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            k_min: 10,
+            top_pages: 1000,
+            top_referrers: 500,
+        }
+    }
+}
+
+/// One published row: its day, its dimensions as strings, and its cell.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub day: i64,
+    pub dims: Vec<String>,
+    pub cell: Cell,
+}
+
+/// How many rows and requests each rule folded into other-rows, for one table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Folded {
+    /// By small-cell suppression (fewer than k visitors).
+    pub suppressed_rows: u64,
+    pub suppressed_requests: u64,
+    /// By the top-N bound of the table at publication.
+    pub top_n_rows: u64,
+    pub top_n_requests: u64,
+    /// By the memory bound while aggregating (only with very many distinct values).
+    pub bounded_rows: u64,
+    pub bounded_requests: u64,
+}
+
+/// Rows of `traffic_hourly`: hour since the epoch, vhost, status class, method, totals.
+pub type TrafficRow = (i64, String, &'static str, &'static str, Totals);
+
+/// Every table of a run, ready to write.
+#[derive(Debug, Default)]
+pub struct Tables {
+    pub geo_daily: Vec<Row>,
+    pub traffic_hourly: Vec<TrafficRow>,
+    pub pages_daily: Vec<Row>,
+    pub referrers_daily: Vec<Row>,
+    pub agents_daily: Vec<Row>,
+    pub folded: BTreeMap<&'static str, Folded>,
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Applies the rules to a merged accumulator.
+pub fn tables(acc: &Accumulator, rules: Rules) -> Tables {
+    let mut t = Tables::default();
+
+    let geo: Vec<Row> = acc
+        .geo
+        .iter()
+        .map(|((day, place), c)| Row {
+            day: *day,
+            dims: vec![
+                place.continent_str().into_owned(),
+                place.country_str().into_owned(),
+            ],
+            cell: c.clone(),
+        })
+        .collect();
+    let mut f = Folded::default();
+    t.geo_daily = suppress(geo, rules.k_min, geo_parent, &mut f);
+    t.folded.insert("geo_daily", f);
+
+    t.traffic_hourly = acc
+        .hourly
+        .iter()
+        .map(|((hour, vhost, class, method), tot)| {
+            (
+                *hour,
+                text(acc.vhosts.name(*vhost)),
+                status_class_name(*class),
+                METHODS[*method as usize],
+                *tot,
+            )
+        })
+        .collect();
+    t.traffic_hourly
+        .sort_by(|a, b| (a.0, &a.1, a.2, a.3).cmp(&(b.0, &b.1, b.2, b.3)));
+
+    let pages: Vec<Row> = acc
+        .pages
+        .named()
+        .map(|((day, vhost, _, class), name, c)| Row {
+            day: *day,
+            dims: vec![
+                text(acc.vhosts.name(*vhost)),
+                text(name),
+                status_class_name(*class).to_string(),
+            ],
+            cell: c.clone(),
+        })
+        .collect();
+    let mut f = Folded {
+        bounded_rows: acc.pages.purged_rows,
+        bounded_requests: acc.pages.purged_requests,
+        ..Folded::default()
+    };
+    let pages = top_n(pages, rules.top_pages, page_parent, &mut f);
+    t.pages_daily = suppress(pages, rules.k_min, page_parent, &mut f);
+    t.folded.insert("pages_daily", f);
+
+    let refs: Vec<Row> = acc
+        .referrers
+        .named()
+        .map(|((day, _), name, c)| Row {
+            day: *day,
+            dims: vec![text(name)],
+            cell: c.clone(),
+        })
+        .collect();
+    let mut f = Folded {
+        bounded_rows: acc.referrers.purged_rows,
+        bounded_requests: acc.referrers.purged_requests,
+        ..Folded::default()
+    };
+    let refs = top_n(refs, rules.top_referrers, referrer_parent, &mut f);
+    t.referrers_daily = suppress(refs, rules.k_min, referrer_parent, &mut f);
+    t.folded.insert("referrers_daily", f);
+
+    let agents: Vec<Row> = acc
+        .agents
+        .iter()
+        .map(|((day, id), c)| {
+            let a = &acc.agent_classes[*id as usize];
+            Row {
+                day: *day,
+                dims: vec![
+                    a.browser.clone(),
+                    a.major.clone(),
+                    a.os.clone(),
+                    a.device.as_str().to_string(),
+                    a.bot.to_string(),
+                ],
+                cell: c.clone(),
+            }
+        })
+        .collect();
+    let mut f = Folded::default();
+    t.agents_daily = suppress(agents, rules.k_min, agent_parent, &mut f);
+    t.folded.insert("agents_daily", f);
+    t
+}
+
+/// A small country goes to its continent's other-row, a small continent to the world's.
+fn geo_parent(d: &[String]) -> Option<Vec<String>> {
+    if d[1] != OTHER {
+        Some(vec![d[0].clone(), OTHER.into()])
+    } else if d[0] != OTHER {
+        Some(vec![OTHER.into(), OTHER.into()])
+    } else {
+        None
+    }
+}
+
+/// A small page goes to its vhost's other-row (same status class), a small vhost to all's.
+fn page_parent(d: &[String]) -> Option<Vec<String>> {
+    if d[1] != OTHER {
+        Some(vec![d[0].clone(), OTHER.into(), d[2].clone()])
+    } else if d[0] != OTHER {
+        Some(vec![OTHER.into(), OTHER.into(), d[2].clone()])
+    } else {
+        None
+    }
+}
+
+fn referrer_parent(d: &[String]) -> Option<Vec<String>> {
+    (d[0] != OTHER).then(|| vec![OTHER.into()])
+}
+
+/// An agent first loses its version and OS, then its browser; device class and bot flag stay.
+fn agent_parent(d: &[String]) -> Option<Vec<String>> {
+    if !d[1].is_empty() || d[2] != OTHER {
+        Some(vec![
+            d[0].clone(),
+            String::new(),
+            OTHER.into(),
+            d[3].clone(),
+            d[4].clone(),
+        ])
+    } else if d[0] != OTHER {
+        Some(vec![
+            OTHER.into(),
+            String::new(),
+            OTHER.into(),
+            d[3].clone(),
+            d[4].clone(),
+        ])
+    } else {
+        None
+    }
+}
+
+type Parent = fn(&[String]) -> Option<Vec<String>>;
+
+/// Whether a row already gathers folded rows.
+fn is_other(dims: &[String]) -> bool {
+    dims.iter().any(|d| d == OTHER)
+}
+
+/// Keeps the `n` most-requested rows of each day that are not other-rows; folds the rest into
+/// their parent.
+fn top_n(rows: Vec<Row>, n: usize, parent: Parent, f: &mut Folded) -> Vec<Row> {
+    let mut by_day: BTreeMap<i64, Vec<Row>> = BTreeMap::new();
+    for r in rows {
+        by_day.entry(r.day).or_default().push(r);
+    }
+    let mut out = Vec::new();
+    for (day, mut rows) in by_day {
+        rows.sort_by(|a, b| {
+            b.cell
+                .totals
+                .requests
+                .cmp(&a.cell.totals.requests)
+                .then_with(|| a.dims.cmp(&b.dims))
+        });
+        let mut map: BTreeMap<Vec<String>, Cell> = BTreeMap::new();
+        let mut kept = 0usize;
+        for r in rows {
+            if is_other(&r.dims) || kept < n {
+                if !is_other(&r.dims) {
+                    kept += 1;
+                }
+                map.entry(r.dims).or_default().merge(r.cell);
+            } else {
+                f.top_n_rows += 1;
+                f.top_n_requests += r.cell.totals.requests;
+                let p = parent(&r.dims).expect("a row that is not an other-row has a parent");
+                map.entry(p).or_default().merge(r.cell);
+            }
+        }
+        out.extend(map.into_iter().map(|(dims, cell)| Row { day, dims, cell }));
+    }
+    out
+}
+
+/// Folds every row with fewer than `k` distinct visitors (but some) into its parent's
+/// other-row, repeatedly, until only other-rows without a parent may stay small.
+pub fn suppress(rows: Vec<Row>, k: u64, parent: Parent, f: &mut Folded) -> Vec<Row> {
+    let mut map: BTreeMap<(i64, Vec<String>), Cell> = BTreeMap::new();
+    for r in rows {
+        map.entry((r.day, r.dims)).or_default().merge(r.cell);
+    }
+    if k > 0 {
+        loop {
+            let small: Vec<(i64, Vec<String>)> = map
+                .iter()
+                .filter(|((_, dims), c)| {
+                    let v = c.visitors.estimate();
+                    v > 0 && v < k && parent(dims).is_some()
+                })
+                .map(|(key, _)| key.clone())
+                .collect();
+            if small.is_empty() {
+                break;
+            }
+            for key in small {
+                let Some(cell) = map.remove(&key) else {
+                    continue;
+                };
+                f.suppressed_rows += 1;
+                f.suppressed_requests += cell.totals.requests;
+                let p = parent(&key.1).expect("checked above");
+                map.entry((key.0, p)).or_default().merge(cell);
+            }
+        }
+    }
+    let mut out: Vec<Row> = map
+        .into_iter()
+        .map(|((day, dims), cell)| Row { day, dims, cell })
+        .collect();
+    out.sort_by(|a, b| {
+        a.day
+            .cmp(&b.day)
+            .then(b.cell.totals.requests.cmp(&a.cell.totals.requests))
+            .then_with(|| a.dims.cmp(&b.dims))
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datasketches::hll::Coupon;
+    use proptest::prelude::*;
+
+    fn cell(requests: u64, visitors: std::ops::Range<u32>) -> Cell {
+        let mut c = Cell::default();
+        let n = visitors.len() as u64;
+        for v in visitors {
+            c.add(10, Coupon::from_value(v));
+        }
+        for _ in n..requests {
+            c.totals.add(10);
+        }
+        c
+    }
+
+    fn row(day: i64, dims: &[&str], c: Cell) -> Row {
+        Row {
+            day,
+            dims: dims.iter().map(|s| s.to_string()).collect(),
+            cell: c,
+        }
+    }
+
+    /// Runs suppression and checks its two promises: nothing small is published except
+    /// other-rows without a parent, and no request is lost.
+    fn check_suppressed(rows: Vec<Row>, k: u64, parent: Parent) -> Vec<Row> {
+        let before: u64 = rows.iter().map(|r| r.cell.totals.requests).sum();
+        let mut f = Folded::default();
+        let out = suppress(rows, k, parent, &mut f);
+        let after: u64 = out.iter().map(|r| r.cell.totals.requests).sum();
+        assert_eq!(before, after);
+        for r in &out {
+            let v = r.cell.visitors.estimate();
+            assert!(
+                v == 0 || v >= k || parent(&r.dims).is_none(),
+                "published small row {:?} with {v} visitors",
+                r.dims
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn small_country_goes_to_continent_then_world() {
+        let rows = vec![
+            row(1, &["EU", "DE"], cell(50, 0..40)),
+            row(1, &["EU", "LI"], cell(3, 100..102)),
+            row(1, &["EU", "MT"], cell(9, 200..209)),
+            row(1, &["OC", "NR"], cell(1, 300..301)),
+        ];
+        let out = check_suppressed(rows, 10, geo_parent);
+        let got: Vec<(Vec<String>, u64, u64)> = out
+            .iter()
+            .map(|r| {
+                (
+                    r.dims.clone(),
+                    r.cell.totals.requests,
+                    r.cell.visitors.estimate(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (vec!["EU".into(), "DE".into()], 50, 40),
+                (vec!["EU".into(), OTHER.into()], 12, 11),
+                (vec![OTHER.into(), OTHER.into()], 1, 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn k_zero_publishes_everything() {
+        let rows = vec![row(1, &["EU", "LI"], cell(3, 0..1))];
+        let out = check_suppressed(rows, 0, geo_parent);
+        assert_eq!(out[0].dims, vec!["EU", "LI"]);
+    }
+
+    #[test]
+    fn top_n_keeps_the_most_requested_per_day() {
+        let rows = vec![
+            row(1, &["h", "/a", "2xx"], cell(30, 0..30)),
+            row(1, &["h", "/b", "2xx"], cell(20, 0..20)),
+            row(1, &["h", "/c", "2xx"], cell(10, 0..10)),
+            row(2, &["h", "/c", "2xx"], cell(5, 0..5)),
+        ];
+        let mut f = Folded::default();
+        let out = top_n(rows, 2, page_parent, &mut f);
+        let names: Vec<(i64, &str, u64)> = out
+            .iter()
+            .map(|r| (r.day, r.dims[1].as_str(), r.cell.totals.requests))
+            .collect();
+        assert_eq!(
+            names,
+            vec![(1, OTHER, 10), (1, "/a", 30), (1, "/b", 20), (2, "/c", 5)]
+        );
+        assert_eq!((f.top_n_rows, f.top_n_requests), (1, 10));
+    }
+
+    #[test]
+    fn agents_lose_version_then_browser() {
+        let rows = vec![
+            row(
+                1,
+                &["Firefox", "128", "Linux", "desktop", "false"],
+                cell(2, 0..2),
+            ),
+            row(
+                1,
+                &["Firefox", "127", "Linux", "desktop", "false"],
+                cell(9, 10..19),
+            ),
+            row(
+                1,
+                &["Chrome", "120", "Windows", "desktop", "false"],
+                cell(3, 20..23),
+            ),
+        ];
+        let out = check_suppressed(rows, 10, agent_parent);
+        let dims: Vec<Vec<String>> = out.iter().map(|r| r.dims.clone()).collect();
+        assert_eq!(
+            dims,
+            vec![vec![
+                "Firefox".to_string(),
+                String::new(),
+                OTHER.to_string(),
+                "desktop".into(),
+                "false".into()
+            ]]
+            .into_iter()
+            .chain([vec![
+                OTHER.to_string(),
+                String::new(),
+                OTHER.to_string(),
+                "desktop".into(),
+                "false".into()
+            ]])
+            .collect::<Vec<_>>()
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn suppression_keeps_sums_and_publishes_no_small_cell(
+            cells in proptest::collection::vec((0u8..4, 0u8..6, 1u32..30, 1u64..50), 0..40),
+            k in 0u64..15,
+        ) {
+            let conts = ["EU", "AS", "NA", "unknown"];
+            let mut next = 0u32;
+            let rows: Vec<Row> = cells
+                .iter()
+                .map(|&(c, n, v, extra)| {
+                    let r = row(1, &[conts[c as usize], &format!("C{n}")], cell(v as u64 + extra, next..next + v));
+                    next += v;
+                    r
+                })
+                .collect();
+            check_suppressed(rows, k, geo_parent);
+        }
+    }
+}
