@@ -4,12 +4,14 @@
 #   scripts/verify.sh [LINES]        (default 200000; works from any directory)
 #
 # 1. creates or reuses a Python venv (${VERIFY_VENV:-/tmp/logveil-verify-venv}) with
-#    scripts/requirements-verify.txt (pyarrow, duckdb, maxminddb);
+#    scripts/requirements-verify.txt (pyarrow, duckdb, maxminddb, datasketches);
 # 2. cargo build --release;
 # 3. scripts/genlog --lines LINES --seed 7 --xff into a temporary directory;
 # 4. logveil process with the embedded geo database;
 # 5. scripts/check_truth.py --truth --reports --log --geoip (the embedded database's source
 #    file, assets/geo/geo-whois-asn-country.mmdb) --duckdb;
+# 5b. a run with suppression on: scripts/check_sketches.py (visitor sketches within 3% of the
+#    exact distinct visitors, per day and merged over two days; no small published row);
 # 6. diagnostics files are mode 0600 and their directories 0700; a run manifest exists;
 # 7. the same log with its client fields rewritten into other forms logveil must unwrap
 #    (a.b.c.d:port, ::ffff:a.b.c.d, ::a.b.c.d, 6to4, both NAT64 prefixes, [v6]:port, [v6],
@@ -88,7 +90,7 @@ setup_venv() {
     "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$REQS" || return 1
     cp "$REQS" "$VENV/.logveil-verify-requirements"
   fi
-  "$VENV/bin/python" -c 'import pyarrow, duckdb, maxminddb; print("pyarrow", pyarrow.__version__, "duckdb", duckdb.__version__, "maxminddb", maxminddb.__version__)'
+  "$VENV/bin/python" -c 'import pyarrow, duckdb, maxminddb, datasketches; print("pyarrow", pyarrow.__version__, "duckdb", duckdb.__version__, "maxminddb", maxminddb.__version__, "datasketches", datasketches.__version__)'
 }
 echo "verify: $LINES lines, seed $SEED, venv $VENV, work dir $WORK"
 step python-env setup_venv || finish
@@ -105,7 +107,8 @@ step genlog "$PY" scripts/genlog --lines "$LINES" --seed "$SEED" --xff --out "$L
 
 # --- 4. process with the embedded geo database ----------------------------
 OUT=$WORK/out
-step logveil-process "$BIN" --now "$NOW" process "$LOG" --out "$OUT" -q || finish
+# Suppression off: check_truth compares exact per-country counts.
+step logveil-process "$BIN" --now "$NOW" process "$LOG" --out "$OUT" --k-min 0 -q || finish
 
 # --- 5. reports against the truth and an independent recomputation --------
 t=$(date +%s.%N)
@@ -116,6 +119,18 @@ if ((rc == 0)); then
   pass "check_truth --log --geoip --duckdb ($(elapsed "$t")s)"
 else
   fail "check_truth --log --geoip --duckdb (exit $rc)"
+fi
+
+# --- 5b. visitor sketches and small-cell suppression -----------------------
+# A second run with the default suppression (k = 10): the sketches are read by the
+# DataSketches Python package and compared with exact distinct visitors recomputed from the
+# log; no small row may be published except (other) rows; every table adds up.
+check_sketches() {
+  "$BIN" --now "$NOW" process "$LOG" --out "$WORK/out-k" -q || return 1
+  "$PY" scripts/check_sketches.py "$WORK/out-k" "$LOG" --truth "$TRUTH"
+}
+if step visitor-sketches check_sketches; then
+  grep -E '^(geo_daily|sketches:)' "$WORK/visitor-sketches.log" | sed 's/^/        /'
 fi
 
 # --- 6. diagnostics permissions and the run manifest ----------------------

@@ -89,8 +89,13 @@ pub const OTHER: &str = "(other)";
 pub const OTHER_ID: u32 = 0;
 
 /// A distinct-visitor sketch: Apache DataSketches HLL (lg_k 12, HLL_8), empty until fed.
+/// Visitors added directly go to a sketch; sketches merged in go to a union, so that folding
+/// many small rows into one costs each fold only the size of the small row.
 #[derive(Clone, Default)]
-pub struct Visitors(Option<Box<HllSketch>>);
+pub struct Visitors {
+    sketch: Option<Box<HllSketch>>,
+    union: Option<Box<HllUnion>>,
+}
 
 impl std::fmt::Debug for Visitors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -107,36 +112,62 @@ impl Visitors {
 
     #[inline]
     pub fn add(&mut self, c: Coupon) {
-        self.0
+        self.sketch
             .get_or_insert_with(|| Box::new(Self::empty_sketch()))
             .update_with_coupon(c);
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.sketch.is_none() && self.union.is_none()
+    }
+
     /// Unions `other` into `self`.
     pub fn merge(&mut self, other: Visitors) {
-        match (&mut self.0, other.0) {
-            (_, None) => {}
-            (None, b) => self.0 = b,
-            (Some(a), Some(b)) => {
-                let mut u = HllUnion::new(Self::LG_K).expect("lg_k 12 is valid");
-                u.update(a);
-                u.update(&b);
-                **a = u.to_sketch(HllType::Hll8);
+        if other.is_empty() {
+            return;
+        }
+        if self.is_empty() {
+            *self = other;
+            return;
+        }
+        let u = self
+            .union
+            .get_or_insert_with(|| Box::new(HllUnion::new(Self::LG_K).expect("lg_k 12 is valid")));
+        if let Some(s) = other.sketch {
+            u.update(&s);
+        }
+        if let Some(ou) = other.union {
+            u.update(&ou.to_sketch(HllType::Hll8));
+        }
+    }
+
+    /// Everything added and merged, as one sketch.
+    pub fn sketch(&self) -> HllSketch {
+        match (&self.sketch, &self.union) {
+            (None, None) => Self::empty_sketch(),
+            (Some(s), None) => (**s).clone(),
+            (s, Some(u)) => {
+                let mut u = (**u).clone();
+                if let Some(s) = s {
+                    u.update(s);
+                }
+                u.to_sketch(HllType::Hll8)
             }
         }
     }
 
     /// The estimated number of distinct visitors, rounded.
     pub fn estimate(&self) -> u64 {
-        self.0.as_ref().map_or(0, |s| s.estimate().round() as u64)
+        match (&self.sketch, &self.union) {
+            (None, None) => 0,
+            (Some(s), None) => s.estimate().round() as u64,
+            _ => self.sketch().estimate().round() as u64,
+        }
     }
 
     /// The sketch in the Apache DataSketches binary format (an empty sketch when unfed).
     pub fn serialize(&self) -> Vec<u8> {
-        match &self.0 {
-            Some(s) => s.serialize(),
-            None => Self::empty_sketch().serialize(),
-        }
+        self.sketch().serialize()
     }
 }
 
@@ -325,6 +356,69 @@ impl<K: NamedKey> Bounded<K> {
     }
 }
 
+/// The report tables a run computes and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ReportSet {
+    pub geo_daily: bool,
+    pub traffic_hourly: bool,
+    pub pages_daily: bool,
+    pub referrers_daily: bool,
+    pub agents_daily: bool,
+}
+
+impl ReportSet {
+    pub const NAMES: [&str; 5] = [
+        "geo_daily",
+        "traffic_hourly",
+        "pages_daily",
+        "referrers_daily",
+        "agents_daily",
+    ];
+    pub const ALL: ReportSet = ReportSet {
+        geo_daily: true,
+        traffic_hourly: true,
+        pages_daily: true,
+        referrers_daily: true,
+        agents_daily: true,
+    };
+
+    /// A comma-separated list of table names, or `all`.
+    pub fn parse(list: &str) -> Result<ReportSet, String> {
+        if list.trim() == "all" {
+            return Ok(ReportSet::ALL);
+        }
+        let mut set = ReportSet {
+            geo_daily: false,
+            traffic_hourly: false,
+            pages_daily: false,
+            referrers_daily: false,
+            agents_daily: false,
+        };
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let flag = match name {
+                "geo_daily" => &mut set.geo_daily,
+                "traffic_hourly" => &mut set.traffic_hourly,
+                "pages_daily" => &mut set.pages_daily,
+                "referrers_daily" => &mut set.referrers_daily,
+                "agents_daily" => &mut set.agents_daily,
+                other => {
+                    return Err(format!(
+                        "unknown report {other:?} (known: all, {})",
+                        Self::NAMES.join(", ")
+                    ));
+                }
+            };
+            *flag = true;
+        }
+        Ok(set)
+    }
+
+    /// Whether any enabled table counts visitors.
+    pub fn visitors(&self) -> bool {
+        self.geo_daily || self.pages_daily || self.referrers_daily || self.agents_daily
+    }
+}
+
 /// Capacity of the pages and referrers tables of one accumulator, in rows.
 pub const TABLE_CAPACITY: usize = 16 * 1024;
 
@@ -411,36 +505,46 @@ impl Accumulator {
         self.rejected.iter().sum()
     }
 
-    /// Counts one parsed request in every table.
+    /// Counts one parsed request in every enabled table.
     #[inline]
-    pub fn record(&mut self, h: &Hit<'_>) {
+    pub fn record(&mut self, h: &Hit<'_>, set: ReportSet) {
         self.parsed += 1;
         let time = h.time;
         let day = time.div_euclid(86_400);
         let class = status_class(h.status);
-        self.geo
-            .entry((day, h.place))
-            .or_default()
-            .add(h.bytes, h.visitor);
-        self.hourly
-            .entry((
-                time.div_euclid(3600),
-                h.vhost,
-                class,
-                method_index(h.method),
-            ))
-            .or_default()
-            .add(h.bytes);
-        self.pages
-            .cell((day, h.vhost, OTHER_ID, class), h.page)
-            .add(h.bytes, h.visitor);
-        self.referrers
-            .cell((day, OTHER_ID), h.referrer)
-            .add(h.bytes, h.visitor);
-        self.agents
-            .entry((day, h.agent))
-            .or_default()
-            .add(h.bytes, h.visitor);
+        if set.geo_daily {
+            self.geo
+                .entry((day, h.place))
+                .or_default()
+                .add(h.bytes, h.visitor);
+        }
+        if set.traffic_hourly {
+            self.hourly
+                .entry((
+                    time.div_euclid(3600),
+                    h.vhost,
+                    class,
+                    method_index(h.method),
+                ))
+                .or_default()
+                .add(h.bytes);
+        }
+        if set.pages_daily {
+            self.pages
+                .cell((day, h.vhost, OTHER_ID, class), h.page)
+                .add(h.bytes, h.visitor);
+        }
+        if set.referrers_daily {
+            self.referrers
+                .cell((day, OTHER_ID), h.referrer)
+                .add(h.bytes, h.visitor);
+        }
+        if set.agents_daily {
+            self.agents
+                .entry((day, h.agent))
+                .or_default()
+                .add(h.bytes, h.visitor);
+        }
         self.min_time = Some(self.min_time.map_or(time, |m| m.min(time)));
         self.max_time = Some(self.max_time.map_or(time, |m| m.max(time)));
     }
@@ -551,21 +655,24 @@ mod tests {
             });
             let page = format!("/p/{}", c % 5);
             let referrer = format!("https://r{}.example", c % 4);
-            a.record(&Hit {
-                time: t,
-                place: Place {
-                    continent: *b"EU",
-                    country: [b'A', b'A' + c % 3],
+            a.record(
+                &Hit {
+                    time: t,
+                    place: Place {
+                        continent: *b"EU",
+                        country: [b'A', b'A' + c % 3],
+                    },
+                    status: s,
+                    method: b"GET",
+                    bytes: b,
+                    vhost,
+                    page: page.as_bytes(),
+                    referrer: referrer.as_bytes(),
+                    agent: (c % 2) as u32,
+                    visitor: Coupon::from_value(c),
                 },
-                status: s,
-                method: b"GET",
-                bytes: b,
-                vhost,
-                page: page.as_bytes(),
-                referrer: referrer.as_bytes(),
-                agent: (c % 2) as u32,
-                visitor: Coupon::from_value(c),
-            });
+                ReportSet::ALL,
+            );
         }
         a
     }

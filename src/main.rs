@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use logveil::agg::ReportSet;
 use logveil::anon::Masks;
 use logveil::diag::DiagMode;
 use logveil::geo::GeoDb;
@@ -144,6 +145,10 @@ struct ProcessArgs {
     /// day gets a random salt under OUT/state/salts/, deleted when that day's diagnostics expire.
     #[arg(long, value_name = "FILE")]
     salt_file: Option<PathBuf>,
+    /// Report tables to compute and write (comma-separated): geo_daily, traffic_hourly,
+    /// pages_daily, referrers_daily, agents_daily, or all.
+    #[arg(long, default_value = "all", value_parser = ReportSet::parse)]
+    reports: ReportSet,
 }
 
 /// What is kept of request targets and other strings that reach analysts.
@@ -267,6 +272,7 @@ fn process(a: ProcessArgs, now: i64, quiet: bool) -> anyhow::Result<ExitCode> {
             top_referrers: a.top_referrers,
         },
         salt_file: a.salt_file.clone(),
+        reports: a.reports,
         now,
     };
     let outcome = pipeline::process(&opts, &geo)?;

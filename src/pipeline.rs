@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::agg::{Accumulator, Hit};
+use crate::agg::{Accumulator, Hit, ReportSet};
 use crate::anon::{self, Masks};
 use crate::diag::{self, ChunkMessage, ChunkRows, DiagMode, DiagWriter};
 use crate::error::{Error, Result};
@@ -49,6 +49,8 @@ pub struct Options {
     pub scrub: ScrubConfig,
     /// Top-N bounds and small-cell suppression.
     pub rules: Rules,
+    /// The report tables computed and written.
+    pub reports: ReportSet,
     /// A shared secret from which every day's visitor salt is derived (fleets that merge).
     pub salt_file: Option<PathBuf>,
     /// The clock: Unix seconds.
@@ -79,6 +81,7 @@ impl Options {
                 ..ScrubConfig::default()
             },
             rules: Rules::default(),
+            reports: ReportSet::ALL,
             salt_file: None,
             now,
         }
@@ -104,6 +107,7 @@ struct Ctx<'a> {
     max_line_bytes: usize,
     scrubber: &'a Scrubber,
     salts: &'a SaltBook,
+    reports: ReportSet,
 }
 
 /// One thread's caches and scratch buffers.
@@ -173,6 +177,7 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
         max_line_bytes: opts.max_line_bytes,
         scrubber: &scrubber,
         salts: &salts,
+        reports: opts.reports,
     };
 
     let names: Vec<String> = opts.inputs.iter().map(InputSpec::display_name).collect();
@@ -459,47 +464,63 @@ fn process_chunk(
                         Place::UNKNOWN
                     }
                 };
+                let set = ctx.reports;
                 let day = rec.time.div_euclid(86_400);
-                let agent = w
-                    .agents
-                    .lookup(&decode(rec.user_agent.unwrap_or(b""), rec.escaping));
-                let client = match ip {
-                    Some(ip) => Client::Ip(ip),
-                    None => Client::Name(rec.client),
+                let (agent, visitor) = if set.visitors() {
+                    let agent = w
+                        .agents
+                        .lookup(&decode(rec.user_agent.unwrap_or(b""), rec.escaping));
+                    let client = match ip {
+                        Some(ip) => Client::Ip(ip),
+                        None => Client::Name(rec.client),
+                    };
+                    (agent.class, w.keys.coupon(day, client, &agent.digest))
+                } else {
+                    // Only traffic_hourly is on, and it counts no visitors.
+                    (0, datasketches::hll::Coupon::from_value(0u8))
                 };
-                let visitor = w.keys.coupon(day, client, &agent.digest);
                 w.page.clear();
-                ctx.scrubber
-                    .target(&decode(rec.target, rec.escaping), &mut w.page);
-                w.referrer.clear();
-                let has_referrer = rec.referer.is_some_and(|r| {
+                if set.pages_daily {
                     ctx.scrubber
-                        .referrer_host(&decode(r, rec.escaping), &mut w.referrer)
-                });
+                        .target(&decode(rec.target, rec.escaping), &mut w.page);
+                }
+                w.referrer.clear();
+                let has_referrer = set.referrers_daily
+                    && rec.referer.is_some_and(|r| {
+                        ctx.scrubber
+                            .referrer_host(&decode(r, rec.escaping), &mut w.referrer)
+                    });
                 if !has_referrer {
                     w.referrer.clear();
                     w.referrer.extend_from_slice(NO_REFERRER);
                 }
                 let vhost = match rec.vhost {
-                    Some(v) if !v.is_empty() && v != b"-" => {
+                    Some(v)
+                        if !v.is_empty()
+                            && v != b"-"
+                            && (set.traffic_hourly || set.pages_daily) =>
+                    {
                         w.vhost.clear();
                         ctx.scrubber.text(&decode(v, rec.escaping), &mut w.vhost);
                         acc.vhosts.id(&w.vhost)
                     }
                     _ => acc.vhosts.id(b"-"),
                 };
-                acc.record(&Hit {
-                    time: rec.time,
-                    place,
-                    status: rec.status,
-                    method: rec.method,
-                    bytes: rec.bytes,
-                    vhost,
-                    page: &w.page,
-                    referrer: &w.referrer,
-                    agent: agent.class,
-                    visitor,
-                });
+                acc.record(
+                    &Hit {
+                        time: rec.time,
+                        place,
+                        status: rec.status,
+                        method: rec.method,
+                        bytes: rec.bytes,
+                        vhost,
+                        page: &w.page,
+                        referrer: &w.referrer,
+                        agent,
+                        visitor,
+                    },
+                    set,
+                );
                 let keep = match ctx.diag_mode {
                     DiagMode::All => true,
                     DiagMode::Errors => rec.status >= 400,

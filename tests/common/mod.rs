@@ -81,6 +81,11 @@ pub fn contains_address(hay: &[u8], needle: &[u8], v6: bool) -> bool {
 
 /// Every column value (rendered as text) and key-value metadata entry of a Parquet file.
 pub fn parquet_texts(path: &Path) -> Vec<String> {
+    parquet_texts_with(path, true)
+}
+
+/// As [`parquet_texts`]; binary columns (sketches: random-looking bytes) only when asked.
+pub fn parquet_texts_with(path: &Path, binary: bool) -> Vec<String> {
     use arrow_array::Array;
     use arrow_array::cast::AsArray;
     use arrow_array::types::*;
@@ -125,6 +130,7 @@ pub fn parquet_texts(path: &Path) -> Vec<String> {
                     .flatten()
                     .map(str::to_string)
                     .collect(),
+                DataType::Binary if !binary => Vec::new(),
                 DataType::Binary => col.as_binary::<i32>().iter().flatten().map(lossy).collect(),
                 DataType::Boolean => col
                     .as_boolean()
@@ -158,13 +164,13 @@ pub fn parquet_texts(path: &Path) -> Vec<String> {
     texts
 }
 
-/// Scans every file under `out` except `out/diagnostics/` for any of `addrs`. Returns the
-/// number of files scanned and the leaks found.
-pub fn scan_for_leaks(out: &Path, addrs: &[IpAddr]) -> (usize, Vec<String>) {
-    fn walk(dir: &Path, skip: &Path, files: &mut Vec<PathBuf>) {
+/// The files of `out` that analysts or long-term storage see: everything but `diagnostics/`
+/// (raw, expiring, for ops) and `state/` (salts and bookkeeping, private).
+pub fn public_files(out: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, skip: &[PathBuf], files: &mut Vec<PathBuf>) {
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
-            if p == skip {
+            if skip.contains(&p) {
                 continue;
             }
             if p.is_dir() {
@@ -175,18 +181,81 @@ pub fn scan_for_leaks(out: &Path, addrs: &[IpAddr]) -> (usize, Vec<String>) {
         }
     }
     let mut files = Vec::new();
-    walk(out, &out.join("diagnostics"), &mut files);
+    walk(
+        out,
+        &[out.join("diagnostics"), out.join("state")],
+        &mut files,
+    );
+    files
+}
+
+/// Percent-decodes once (`+` stays as is); invalid escapes are kept.
+pub fn percent_decode(b: &[u8]) -> Vec<u8> {
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), b.get(i + 2).and_then(|&c| hex(c)))
+        {
+            out.push(h << 4 | l);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Every text a file holds, as an analyst could read it: its path, Parquet values and
+/// metadata, decompressed contents of `.gz`/`.zst` files, and each of these percent-decoded
+/// once and twice.
+pub fn file_texts(out: &Path, f: &Path) -> Vec<Vec<u8>> {
+    file_texts_with(out, f, true)
+}
+
+fn file_texts_with(out: &Path, f: &Path, binary: bool) -> Vec<Vec<u8>> {
+    let rel = f.strip_prefix(out).unwrap().display().to_string();
+    let mut hays: Vec<Vec<u8>> = vec![rel.into_bytes()];
+    let name = f.to_string_lossy();
+    if name.ends_with(".parquet") {
+        hays.extend(
+            parquet_texts_with(f, binary)
+                .into_iter()
+                .map(String::into_bytes),
+        );
+    } else if name.ends_with(".gz") {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::MultiGzDecoder::new(std::fs::File::open(f).unwrap()),
+            &mut v,
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        hays.push(v);
+    } else if name.ends_with(".zst") {
+        hays.push(zstd::decode_all(std::fs::File::open(f).unwrap()).unwrap());
+    } else {
+        hays.push(read(f));
+    }
+    let once: Vec<Vec<u8>> = hays.iter().map(|h| percent_decode(h)).collect();
+    let twice: Vec<Vec<u8>> = once.iter().map(|h| percent_decode(h)).collect();
+    hays.extend(once);
+    hays.extend(twice);
+    hays
+}
+
+/// Scans every public file under `out` (see [`public_files`]) for any of `addrs`. Returns the
+/// number of files scanned and the leaks found.
+pub fn scan_for_leaks(out: &Path, addrs: &[IpAddr]) -> (usize, Vec<String>) {
+    let files = public_files(out);
     let needles: Vec<(IpAddr, Vec<String>)> =
         addrs.iter().map(|ip| (*ip, leak_forms(ip))).collect();
     let mut leaks = Vec::new();
     for f in &files {
         let rel = f.strip_prefix(out).unwrap().display().to_string();
-        let mut hays: Vec<Vec<u8>> = vec![rel.clone().into_bytes()];
-        if f.extension().is_some_and(|x| x == "parquet") {
-            hays.extend(parquet_texts(f).into_iter().map(String::into_bytes));
-        } else {
-            hays.push(read(f));
-        }
+        let hays = file_texts(out, f);
         for (ip, forms) in &needles {
             for form in forms {
                 if hays
@@ -201,7 +270,63 @@ pub fn scan_for_leaks(out: &Path, addrs: &[IpAddr]) -> (usize, Vec<String>) {
     (files.len(), leaks)
 }
 
-/// Asserts that no file under `out` outside `out/diagnostics/` holds any of `addrs`, in
+/// Scans every public file under `out` for each secret string, case-insensitively.
+pub fn scan_for_secrets(out: &Path, secrets: &[&str]) -> Vec<String> {
+    let mut leaks = Vec::new();
+    for f in public_files(out) {
+        let rel = f.strip_prefix(out).unwrap().display().to_string();
+        let hays: Vec<Vec<u8>> = file_texts(out, &f)
+            .into_iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect();
+        for s in secrets {
+            let needle = s.to_ascii_lowercase().into_bytes();
+            if hays
+                .iter()
+                .any(|h| h.windows(needle.len()).any(|w| w == needle.as_slice()))
+            {
+                leaks.push(format!("{rel}: {s}"));
+            }
+        }
+    }
+    leaks
+}
+
+/// Every address found in any public file under `out` that is not its own truncation (by
+/// the default /24 and /48): an address that survived untruncated, whatever its origin.
+pub fn untruncated_addresses(out: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for f in public_files(out) {
+        let rel = f.strip_prefix(out).unwrap().display().to_string();
+        // Sketch bytes are random and could spell an address by chance: text columns only.
+        for h in file_texts_with(out, &f, false) {
+            for ip in addresses_in(&h) {
+                if truncate(ip) != ip {
+                    found.push(format!("{rel}: {ip}"));
+                }
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+fn truncate(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4((u32::from(v4) & 0xffff_ff00).into()),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return IpAddr::V6(
+                    std::net::Ipv4Addr::from(u32::from(v4) & 0xffff_ff00).to_ipv6_mapped(),
+                );
+            }
+            IpAddr::V6((u128::from(v6) & !((1u128 << 80) - 1)).into())
+        }
+    }
+}
+
+/// Asserts that no public file under `out` (outside `diagnostics/` and `state/`) holds any of `addrs`, in
 /// dotted/compressed, upper-case or exploded IPv6 form (Parquet files are read as values).
 pub fn assert_no_leak(out: &Path, addrs: &[IpAddr]) {
     let (files, leaks) = scan_for_leaks(out, addrs);
