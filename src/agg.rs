@@ -493,6 +493,9 @@ pub struct Hit<'a> {
     /// Id of the agent class in the accumulator's `agent_classes`.
     pub agent: u32,
     pub visitor: Coupon,
+    /// False when this visitor was seen earlier (same thread, same day): the visitor's place
+    /// and agent class are functions of the visitor, so those sketches have it already.
+    pub fresh: bool,
 }
 
 impl Accumulator {
@@ -513,10 +516,12 @@ impl Accumulator {
         let day = time.div_euclid(86_400);
         let class = status_class(h.status);
         if set.geo_daily {
-            self.geo
-                .entry((day, h.place))
-                .or_default()
-                .add(h.bytes, h.visitor);
+            let cell = self.geo.entry((day, h.place)).or_default();
+            if h.fresh {
+                cell.add(h.bytes, h.visitor);
+            } else {
+                cell.totals.add(h.bytes);
+            }
         }
         if set.traffic_hourly {
             self.hourly
@@ -540,10 +545,12 @@ impl Accumulator {
                 .add(h.bytes, h.visitor);
         }
         if set.agents_daily {
-            self.agents
-                .entry((day, h.agent))
-                .or_default()
-                .add(h.bytes, h.visitor);
+            let cell = self.agents.entry((day, h.agent)).or_default();
+            if h.fresh {
+                cell.add(h.bytes, h.visitor);
+            } else {
+                cell.totals.add(h.bytes);
+            }
         }
         self.min_time = Some(self.min_time.map_or(time, |m| m.min(time)));
         self.max_time = Some(self.max_time.map_or(time, |m| m.max(time)));
@@ -670,6 +677,7 @@ mod tests {
                     referrer: referrer.as_bytes(),
                     agent: (c % 2) as u32,
                     visitor: Coupon::from_value(c),
+                    fresh: true,
                 },
                 ReportSet::ALL,
             );

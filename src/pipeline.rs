@@ -118,7 +118,13 @@ struct Worker<'a> {
     page: Vec<u8>,
     referrer: Vec<u8>,
     vhost: Vec<u8>,
+    /// Visitors seen lately (direct-mapped by identity; a collision only costs a redundant
+    /// sketch update).
+    seen: Vec<u64>,
 }
+
+/// Slots of [`Worker::seen`].
+const SEEN_SLOTS: usize = 1 << 14;
 
 impl<'a> Worker<'a> {
     fn new(ctx: &Ctx<'a>) -> Self {
@@ -129,6 +135,7 @@ impl<'a> Worker<'a> {
             page: Vec::with_capacity(256),
             referrer: Vec::with_capacity(256),
             vhost: Vec::with_capacity(64),
+            seen: vec![0; SEEN_SLOTS],
         }
     }
 }
@@ -466,7 +473,7 @@ fn process_chunk(
                 };
                 let set = ctx.reports;
                 let day = rec.time.div_euclid(86_400);
-                let (agent, visitor) = if set.visitors() {
+                let (agent, visitor, fresh) = if set.visitors() {
                     let agent = w
                         .agents
                         .lookup(&decode(rec.user_agent.unwrap_or(b""), rec.escaping));
@@ -474,10 +481,14 @@ fn process_chunk(
                         Some(ip) => Client::Ip(ip),
                         None => Client::Name(rec.client),
                     };
-                    (agent.class, w.keys.coupon(day, client, &agent.digest))
+                    let (coupon, id) = w.keys.coupon(day, client, &agent.digest);
+                    let slot = &mut w.seen[(id as usize) & (SEEN_SLOTS - 1)];
+                    let fresh = *slot != id;
+                    *slot = id;
+                    (agent.class, coupon, fresh)
                 } else {
                     // Only traffic_hourly is on, and it counts no visitors.
-                    (0, datasketches::hll::Coupon::from_value(0u8))
+                    (0, datasketches::hll::Coupon::from_value(0u8), false)
                 };
                 w.page.clear();
                 if set.pages_daily {
@@ -518,6 +529,7 @@ fn process_chunk(
                         referrer: &w.referrer,
                         agent,
                         visitor,
+                        fresh,
                     },
                     set,
                 );

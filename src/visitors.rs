@@ -218,19 +218,23 @@ impl<'a> VisitorKeys<'a> {
         }
     }
 
-    /// The sketch coupon of the visitor (`client`, `agent_digest`) on `day`.
+    /// The sketch coupon of the visitor (`client`, `agent_digest`) on `day`, and 64 bits of
+    /// its identity (for telling a returning visitor from a new one within the run).
     #[inline]
-    pub fn coupon(&mut self, day: i64, client: Client<'_>, agent_digest: &[u8; 16]) -> Coupon {
+    pub fn coupon(
+        &mut self,
+        day: i64,
+        client: Client<'_>,
+        agent_digest: &[u8; 16],
+    ) -> (Coupon, u64) {
         if self.last.0 != day {
             let book = self.book;
             let key = *self.keys.entry(day).or_insert_with(|| book.key(day));
             self.last = (day, key);
         }
-        Coupon::from_value(raw_bytes::from_slice(&visitor_id(
-            &self.last.1,
-            client,
-            agent_digest,
-        )))
+        let id = visitor_id(&self.last.1, client, agent_digest);
+        let short = u64::from_le_bytes(id[..8].try_into().expect("16 bytes"));
+        (Coupon::from_value(raw_bytes::from_slice(&id)), short)
     }
 }
 
