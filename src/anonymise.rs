@@ -565,8 +565,24 @@ struct Context {
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
+/// Whether `b` is written as it is in any context: printable ASCII other than a space, a
+/// quote or a backslash.
+#[inline]
+fn plain(b: u8) -> bool {
+    b.is_ascii_graphic() && !matches!(b, b'"' | b'\\')
+}
+
 /// Appends `v` encoded for its place in the line.
 fn put_escaped(v: &[u8], c: Context, out: &mut Vec<u8>) {
+    // Most values need no encoding: copy the run of plain bytes at once.
+    let run = v
+        .iter()
+        .position(|&b| !plain(b) && b != b' ')
+        .unwrap_or(v.len());
+    if run == v.len() && (c.quoted || c.spaces || !v.contains(&b' ')) {
+        out.extend_from_slice(v);
+        return;
+    }
     out.reserve(v.len());
     match c.esc {
         Escaping::Log => {
