@@ -3,6 +3,7 @@
 
 pub mod agg;
 pub mod anon;
+pub mod anonymise;
 pub mod checkformat;
 pub mod diag;
 pub mod error;

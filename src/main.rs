@@ -60,6 +60,11 @@ enum Command {
         #[arg(long, value_name = "FORMAT")]
         nginx_format: Option<String>,
     },
+    /// Write an anonymised copy of access logs in their own format, line for line: clients
+    /// truncated, users and credentials blanked, targets, referrers and free text scrubbed.
+    /// Lines that do not parse are counted on stderr and never copied. Reads stdin when no
+    /// FILE (or `-`) is given, line by line from a pipe (for Apache's piped `CustomLog`).
+    Anonymise(AnonymiseArgs),
     /// Delete expired diagnostics and visitor salts now.
     Purge {
         /// Output tree.
@@ -154,14 +159,14 @@ struct ProcessArgs {
 /// What is kept of request targets and other strings that reach analysts.
 #[derive(Args, Clone)]
 struct ScrubArgs {
-    /// Query parameters kept in published paths (comma-separated); their values are still
-    /// scrubbed. Every other parameter is removed.
+    /// Query parameters kept in published paths and copies (comma-separated); their values
+    /// are still scrubbed. Every other parameter is removed.
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     keep_query_params: Vec<String>,
-    /// Parameter names whose values are always replaced by `<redacted>` (comma-separated;
-    /// replaces the default list).
+    /// More parameter names whose values are always replaced by `<redacted>`
+    /// (comma-separated), on top of the built-in list (token, password, session, …).
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
-    secret_params: Option<Vec<String>>,
+    secret_params: Vec<String>,
 }
 
 impl ScrubArgs {
@@ -171,11 +176,46 @@ impl ScrubArgs {
             keep_query_params: self.keep_query_params.clone(),
             ..ScrubConfig::default()
         };
-        if let Some(s) = &self.secret_params {
-            cfg.secret_params = s.clone();
-        }
+        cfg.secret_params.extend(self.secret_params.iter().cloned());
         cfg
     }
+}
+
+#[derive(Args)]
+struct AnonymiseArgs {
+    /// Input logs (plain, .gz or .zst); `-` or none reads standard input.
+    #[arg(value_name = "FILE")]
+    inputs: Vec<String>,
+    /// Append the copy to this file (created with mode 0640) instead of writing stdout; a
+    /// name ending in `.gz` or `.zst` is written compressed.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Log format: a named one, or `auto` to detect it from the first lines of each input.
+    #[arg(long, value_enum, default_value_t = Format::Auto)]
+    format: Format,
+    /// An Apache `LogFormat` string, compiled into the parser.
+    #[arg(long, value_name = "FORMAT", conflicts_with_all = ["format", "nginx_format"])]
+    log_format: Option<String>,
+    /// An nginx `log_format` string, compiled into the parser.
+    #[arg(long, value_name = "FORMAT", conflicts_with_all = ["format", "log_format"])]
+    nginx_format: Option<String>,
+    /// Prefix length kept of IPv4 addresses.
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u8).range(0..=32))]
+    ipv4_prefix: u8,
+    /// Prefix length kept of IPv6 addresses.
+    #[arg(long, default_value_t = 48, value_parser = clap::value_parser!(u8).range(0..=128))]
+    ipv6_prefix: u8,
+    #[command(flatten)]
+    scrub: ScrubArgs,
+    /// Lines longer than this many bytes are rejected (`line_too_long`) and skipped.
+    #[arg(long, default_value_t = 64 * 1024)]
+    max_line_bytes: usize,
+    /// Worker threads for file inputs (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Chunk size in bytes for parallel processing.
+    #[arg(long, default_value_t = DEFAULT_CHUNK, hide = true)]
+    chunk_size: usize,
 }
 
 fn main() -> ExitCode {
@@ -219,6 +259,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{report}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Anonymise(a) => anonymise(a, cli.quiet),
         Command::Purge { out } => {
             let r = logveil::diag::purge(&out, now)?;
             let salts = logveil::visitors::purge_salts(&out, now)?;
@@ -300,6 +341,47 @@ fn process(a: ProcessArgs, now: i64, quiet: bool) -> anyhow::Result<ExitCode> {
             outcome.failed_inputs
         );
         return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn anonymise(a: AnonymiseArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    use logveil::anonymise::{CopyCtx, run};
+    use logveil::scrub::Scrubber;
+    let masks = Masks::new(a.ipv4_prefix, a.ipv6_prefix).map_err(logveil::Error::Usage)?;
+    let scrub = a.scrub.config(masks);
+    let custom = compile(a.log_format.as_deref(), a.nginx_format.as_deref())?;
+    let detect = custom.is_none() && a.format == Format::Auto;
+    let ctx = CopyCtx::new(
+        a.format,
+        custom,
+        masks,
+        Scrubber::new(scrub),
+        a.max_line_bytes,
+    )?;
+    let inputs = a
+        .inputs
+        .iter()
+        .map(|s| InputSpec::parse(s))
+        .collect::<Vec<_>>();
+    let opts = run::Options {
+        inputs,
+        output: a.output.clone(),
+        ctx,
+        detect,
+        threads: a.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        }),
+        chunk_size: a.chunk_size.max(4096),
+    };
+    let summary = run::run(&opts)?;
+    if !quiet {
+        for note in &summary.notes {
+            eprintln!("anonymise: {note}");
+        }
+        eprintln!("anonymise: {}", summary.counts.summary());
     }
     Ok(ExitCode::SUCCESS)
 }

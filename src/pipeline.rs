@@ -492,8 +492,19 @@ fn process_chunk(
                 };
                 w.page.clear();
                 if set.pages_daily {
-                    ctx.scrubber
-                        .target(&decode(rec.target, rec.escaping), &mut w.page);
+                    match rec.query {
+                        // W3C and CloudFront log the query apart: put it back for the scrubber,
+                        // which keeps only the parameters asked for.
+                        Some(q) if !q.is_empty() && q != b"-" => {
+                            let mut full = decode(rec.target, rec.escaping).into_owned();
+                            full.push(b'?');
+                            full.extend_from_slice(&decode(q, rec.escaping));
+                            ctx.scrubber.target(&full, &mut w.page);
+                        }
+                        _ => ctx
+                            .scrubber
+                            .target(&decode(rec.target, rec.escaping), &mut w.page),
+                    }
                 }
                 w.referrer.clear();
                 let has_referrer = set.referrers_daily

@@ -146,6 +146,46 @@ impl Drop for AtomicFile {
     }
 }
 
+/// Mode of the anonymised copy of a log written by `logveil anonymise -o` (as Debian's
+/// `/var/log/apache2/access.log`: owner and the log readers' group).
+pub const LOG_FILE: u32 = 0o640;
+
+/// Opens `path` for appending, creating it with `mode` (set at creation) when it is missing,
+/// and never through a symlink. This is the one write that is **not atomic**: the anonymised
+/// copy of a log fed by a long-running pipe (Apache's `CustomLog "|logveil anonymise -o …"`)
+/// must grow line by line, readable while it is written, and keep what earlier runs wrote,
+/// as the server's own log would. Each write lands at the end of the file (`O_APPEND`).
+pub fn open_append(path: &Path, mode: u32) -> Result<File> {
+    let open = |create: bool| {
+        OpenOptions::new()
+            .append(true)
+            .create_new(create)
+            .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path)
+    };
+    let file = match open(true) {
+        Ok(f) => {
+            // Created here: the mode is the one asked for, whatever the umask.
+            f.set_permissions(fs::Permissions::from_mode(mode))
+                .map_err(|e| Error::output(path, e))?;
+            f
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            open(false).map_err(|e| Error::output(path, e))?
+        }
+        Err(e) => return Err(Error::output(path, e)),
+    };
+    let meta = file.metadata().map_err(|e| Error::output(path, e))?;
+    if meta.is_dir() {
+        return Err(Error::UnsafeOutput {
+            path: path.into(),
+            reason: "is a directory".into(),
+        });
+    }
+    Ok(file)
+}
+
 /// Writes a whole file atomically.
 pub fn write_file(dest: &Path, mode: u32, bytes: &[u8]) -> Result<PathBuf> {
     let mut f = AtomicFile::create(dest, mode)?;
@@ -234,6 +274,25 @@ mod tests {
         }
         assert!(!dest.exists());
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn append_creates_with_mode_keeps_content_and_refuses_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("access.log");
+        open_append(&path, LOG_FILE)
+            .unwrap()
+            .write_all(b"one\n")
+            .unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o640);
+        open_append(&path, LOG_FILE)
+            .unwrap()
+            .write_all(b"two\n")
+            .unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"one\ntwo\n");
+        let link = dir.path().join("link.log");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert!(open_append(&link, LOG_FILE).is_err());
     }
 
     #[test]

@@ -191,6 +191,9 @@ pub fn parse_alb(line: &[u8]) -> Result<Record<'_>, Reject> {
         forwarded_for: None,
         vhost: vhost.or_else(|| url_host(target)),
         duration_us: duration,
+        user: None,
+        query: None,
+        secrets: [None; crate::parse::SECRET_SLOTS],
         escaping: Escaping::Raw,
     })
 }
@@ -215,7 +218,9 @@ const CF_FIELDS: usize = 24;
 /// |---|---|
 /// | time | `date` + `time` (UTC) |
 /// | client | `c-ip` (no port: CloudFront logs it in `c-port`) |
-/// | method, target, request | `cs-method`; `cs-uri-stem` for both target and request. **`cs-uri-query` is dropped** (see `w3c`) |
+/// | method, target, request | `cs-method`; `cs-uri-stem` for both target and request |
+/// | query | `cs-uri-query` (without the stem) |
+/// | secrets | `cs(Cookie)` |
 /// | protocol | `cs-protocol-version` (`HTTP/2.0`), empty in layouts without it |
 /// | status, bytes | `sc-status` (`000` when the viewer went away: status 0), `sc-bytes` |
 /// | referer, user_agent | `cs(Referer)`, `cs(User-Agent)`, URL-encoded as written |
@@ -286,6 +291,9 @@ pub fn parse_cloudfront(line: &[u8]) -> Result<Record<'_>, Reject> {
         forwarded_for: opt(19),
         vhost: opt(15).or(opt(6)),
         duration_us,
+        user: None,
+        query: opt(11),
+        secrets: [opt(12), None, None, None],
         escaping: Escaping::Raw,
     })
 }

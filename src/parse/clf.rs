@@ -166,8 +166,8 @@ pub fn parse_prefix(line: &[u8], allow_xff: bool) -> Result<(Record<'_>, &[u8]),
         .parse(line)
         .map(|(i, (c, _))| (i, c))
         .map_err(err_at(BadClient))?;
-    let (i, _ident) = (word, char(' ')).parse(i).map_err(err_at(BadIdent))?;
-    let (i, _user) = (word, char(' ')).parse(i).map_err(err_at(BadUser))?;
+    let (i, (ident, _)) = (word, char(' ')).parse(i).map_err(err_at(BadIdent))?;
+    let (i, (user, _)) = (word, char(' ')).parse(i).map_err(err_at(BadUser))?;
     let (i, time) = (timestamp, char(' '))
         .parse(i)
         .map(|(i, (t, _))| (i, t))
@@ -194,6 +194,9 @@ pub fn parse_prefix(line: &[u8], allow_xff: bool) -> Result<(Record<'_>, &[u8]),
         forwarded_for: None,
         vhost: None,
         duration_us: None,
+        user: Some(user),
+        query: None,
+        secrets: [(ident != b"-").then_some(ident), None, None, None],
         escaping: super::Escaping::Log,
     };
     if !(i.starts_with(b" \"") || i == b" -" || i.starts_with(b" - ")) {

@@ -647,6 +647,7 @@ struct Found<'a> {
     forwarded_for: Slot<'a>,
     vhost: Slot<'a>,
     duration: Slot<'a>,
+    user: Slot<'a>,
 }
 
 /// The string in a slot; numbers and booleans do not count as text fields.
@@ -767,6 +768,11 @@ impl<'a> Found<'a> {
             forwarded_for: opt_text(self.forwarded_for),
             vhost: opt_text(self.vhost),
             duration_us,
+            user: opt_text(self.user),
+            query: None,
+            // Not located here: the anonymised copy walks the whole object and finds cookie
+            // and authorization keys itself, however many there are.
+            secrets: [None; super::SECRET_SLOTS],
             escaping: Escaping::Json,
         })
     }
@@ -783,6 +789,7 @@ impl<'a> Found<'a> {
 /// | vhost | `request.host` (as the client sent it, port included) |
 /// | referer, user_agent, forwarded_for | **first** element of `request.headers.Referer`, `.User-Agent`, `.X-Forwarded-For` (header names matched case-insensitively) |
 /// | duration_us | `duration`: float seconds; an integer of 7+ digits is nanoseconds (`duration_format nano`); a string is a Go duration (`1.5ms`) |
+/// | user | `user_id` (empty is `None`) |
 ///
 /// Lines that are valid JSON but not access entries (Caddy's own messages) are `bad_request`.
 pub fn parse_caddy(line: &[u8]) -> Result<Record<'_>, Reject> {
@@ -793,6 +800,7 @@ pub fn parse_caddy(line: &[u8]) -> Result<Record<'_>, Reject> {
         [Key(b"status")] => put(&mut f.status, 0, v),
         [Key(b"size")] => put(&mut f.bytes, 0, v),
         [Key(b"duration")] => put(&mut f.duration, 0, v),
+        [Key(b"user_id")] => put(&mut f.user, 0, v),
         [Key(b"request"), Key(k)] => match *k {
             b"client_ip" => put(&mut f.client, 0, v),
             b"remote_ip" => put(&mut f.client, 1, v),
@@ -831,6 +839,7 @@ pub fn parse_caddy(line: &[u8]) -> Result<Record<'_>, Reject> {
 /// | referer, user_agent, forwarded_for | `http_referer`/`referer`/`referrer`; `http_user_agent`/`user_agent`; `http_x_forwarded_for`/`x_forwarded_for` |
 /// | vhost | `host`, `http_host`, `server_name` |
 /// | duration_us | `request_time` (seconds, `0.123`) |
+/// | user | `remote_user`, `user` |
 ///
 /// Empty strings (nginx writes `""` for an unset variable under `escape=json`) and `-` make
 /// the optional fields `None`.
@@ -872,6 +881,8 @@ pub fn parse_nginx_json(line: &[u8]) -> Result<Record<'_>, Reject> {
             b"http_host" => put(&mut f.vhost, 1, v),
             b"server_name" => put(&mut f.vhost, 2, v),
             b"request_time" => put(&mut f.duration, 0, v),
+            b"remote_user" => put(&mut f.user, 0, v),
+            b"user" => put(&mut f.user, 1, v),
             _ => {}
         }
     })
@@ -890,6 +901,7 @@ pub fn parse_nginx_json(line: &[u8]) -> Result<Record<'_>, Reject> {
 /// | vhost | `RequestHost`, else `RequestAddr` |
 /// | referer, user_agent, forwarded_for | `request_Referer`, `request_User-Agent`, `request_X-Forwarded-For` (present only when header logging keeps them; `REDACTED` is kept as is) |
 /// | duration_us | `Duration` (integer nanoseconds) |
+/// | user | `ClientUsername` |
 pub fn parse_traefik_json(line: &[u8]) -> Result<Record<'_>, Reject> {
     use Seg::Key;
     let mut f = Found::default();
@@ -912,6 +924,7 @@ pub fn parse_traefik_json(line: &[u8]) -> Result<Record<'_>, Reject> {
             b"request_Referer" => put(&mut f.referer, 0, v),
             b"request_X-Forwarded-For" => put(&mut f.forwarded_for, 0, v),
             b"Duration" => put(&mut f.duration, 0, v),
+            b"ClientUsername" => put(&mut f.user, 0, v),
             _ => {}
         }
     })

@@ -17,8 +17,12 @@
 //! record member unset. When a member is given by several fields (`%s` and `%>s`, `%T` and
 //! `%{ms}T`, `%b` and `%O`), one is stored — unconditional first, then the final status, the
 //! finest duration, the body byte count, the path with its query, else the first — and the
-//! others are only validated. Headers, cookies and every other ignored field are parsed and
-//! dropped: they never reach the [`Record`].
+//! others are only validated. Headers and every other ignored field are parsed and dropped:
+//! they never reach the [`Record`]. Credential fields (`%{Cookie}i`, `%{Set-Cookie}o`,
+//! `%{Authorization}i`, `%{Proxy-Authorization}i`, `%{name}C`, `$http_cookie`,
+//! `$http_authorization`, `$http_proxy_authorization`, `$cookie_*`, `$sent_http_set_cookie`)
+//! and an identd name (`%l`) other than `-` are only located, in [`Record::secrets`], so that
+//! the anonymised copy can blank them; nothing reads them.
 //!
 //! Apache directives (modifiers `<`, `>`, `!` and status lists `NNN,NNN` accepted anywhere
 //! between `%` and the letter):
@@ -32,7 +36,8 @@
 //!   `%m %U %H` separated by single spaces also give the request line).
 //! - `%>s %s %<s` status; `%b %B %O` bytes (`-` = 0); `%D` `%{us}T` µs, `%T` `%{s}T` s, `%{ms}T`.
 //! - `%v %V %{Host}i` vhost; `%{Referer}i`, `%{User-Agent}i`, `%{X-Forwarded-For}i`.
-//! - Ignored: `%l` (bad → `bad_ident`), `%u` (bad → `bad_user`); numbers `%p`,
+//! - `%u` user (bad → `bad_user`), `%l` identd name (located as a secret; bad → `bad_ident`).
+//! - Ignored: numbers `%p`,
 //!   `%{canonical}p`, `%{local}p`, `%{remote}p`, `%P`, `%{pid}P`, `%{tid}P`, `%I`, `%S`, `%k`;
 //!   hex `%{hextid}P`; any text: other `%{..}i`, `%{..}o`, `%{..}C`, `%{..}e`, `%{..}n`,
 //!   `%{..}x`, `%{..}c`, `%{..}^ti`, `%{..}^to`, a lone `%q`, `%A`, `%f`, `%R`, `%L`, `%X`.
@@ -42,8 +47,8 @@
 //! `$time_iso8601`, `$msec` time; `$request`; `$request_method`, `$request_uri`, `$uri`
 //! (`$document_uri`), `$uri?$args` (target without a trailing `?-`), `$server_protocol`;
 //! `$status`; `$body_bytes_sent`, `$bytes_sent`; `$http_referer`, `$http_user_agent`,
-//! `$http_x_forwarded_for`; `$host`, `$server_name`, `$http_host` vhost; `$request_time` µs.
-//! Ignored: `$remote_user` (bad → `bad_user`), `$http_*`, `$cookie_*`, `$sent_http_*`,
+//! `$http_x_forwarded_for`; `$host`, `$server_name`, `$http_host` vhost; `$request_time` µs;
+//! `$remote_user` user (bad → `bad_user`). Ignored: `$http_*`, `$cookie_*`, `$sent_http_*`,
 //! `$sent_trailer_*`, `$upstream_*` (lists), `$ssl_*`, `$arg_*`, `$proxy_protocol_*`,
 //! `$args`, `$query_string`, `$request_length`, `$connection*`, `$pipe`, `$scheme`,
 //! `$server_port`, `$remote_port`, `$gzip_ratio` and a few more (see `nginx_field`).
@@ -145,6 +150,8 @@ pub struct LogFormat {
     /// No request field, but method, target and protocol are consecutive fields separated by
     /// single spaces at these steps (first, last): the request line is their span.
     synth_request: (usize, usize),
+    /// Whether every identd and secret field has a slot in [`Record::secrets`].
+    secrets_fit: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -263,6 +270,8 @@ enum Kind {
     Hex,
     /// Ignored: anything.
     Text,
+    /// A cookie or authorization header: anything, located in [`Record::secrets`].
+    Secret,
     /// Ignored nginx `$upstream_*` list.
     List,
 }
@@ -325,9 +334,13 @@ impl Kind {
             Kind::Referer => BadReferer,
             Kind::UserAgent => BadUserAgent,
             Kind::ForwardedFor => BadForwardedFor,
-            Kind::Ident | Kind::Query | Kind::Number | Kind::Hex | Kind::Text | Kind::List => {
-                BadIdent
-            }
+            Kind::Ident
+            | Kind::Query
+            | Kind::Number
+            | Kind::Hex
+            | Kind::Text
+            | Kind::Secret
+            | Kind::List => BadIdent,
         }
     }
 
@@ -365,7 +378,7 @@ impl Kind {
             Kind::Duration(_) => "a duration (digits)",
             Kind::Number => "a number (or `-`)",
             Kind::Hex => "hex digits (or `-`)",
-            Kind::Text | Kind::List => "a value",
+            Kind::Text | Kind::Secret | Kind::List => "a value",
         }
     }
 }
@@ -427,6 +440,14 @@ impl LogFormat {
             reason: self.reason(f.miss),
             offset: f.at,
         })
+    }
+
+    /// Whether every cookie, authorization and identd field of the format has a slot in
+    /// [`Record::secrets`] (at most [`super::SECRET_SLOTS`] of them). When not, the fields
+    /// past the last slot are parsed but not located, and the anonymised copy refuses the
+    /// format.
+    pub fn secrets_fit(&self) -> bool {
+        self.secrets_fit
     }
 
     /// Where and why `line` fails, or `None` when it parses.
@@ -526,8 +547,12 @@ impl LogFormat {
             forwarded_for: None,
             vhost: None,
             duration_us: None,
+            user: None,
+            query: None,
+            secrets: [None; super::SECRET_SLOTS],
             escaping: Escaping::Log,
         };
+        let mut n_secrets = 0;
         let mut synth_start = 0;
         for (k, step) in self.steps.iter().enumerate() {
             let f = &step.field;
@@ -605,11 +630,21 @@ impl LogFormat {
                             rec.client = value;
                         }
                     }
-                    Kind::Ident | Kind::User => {
+                    Kind::User => {
                         if value.is_empty() {
                             return Err(bad);
                         }
+                        if rec.user.is_none() {
+                            rec.user = Some(value);
+                        }
                     }
+                    Kind::Ident => {
+                        if value.is_empty() {
+                            return Err(bad);
+                        }
+                        push_secret(&mut rec.secrets, &mut n_secrets, value);
+                    }
+                    Kind::Secret => push_secret(&mut rec.secrets, &mut n_secrets, value),
                     Kind::Time(t) => {
                         let ts = parse_time(t, value).ok_or(bad)?;
                         if f.store {
@@ -747,6 +782,18 @@ impl LogFormat {
             }
         }
         Ok(rec)
+    }
+}
+
+/// Records a secret field's value in the next free slot; `-` and empty values are skipped.
+#[inline]
+fn push_secret<'a>(slots: &mut [Option<&'a [u8]>], n: &mut usize, value: &'a [u8]) {
+    if value.is_empty() || value == b"-" {
+        return;
+    }
+    if let Some(slot) = slots.get_mut(*n) {
+        *slot = Some(value);
+        *n += 1;
     }
 }
 
@@ -1256,18 +1303,23 @@ fn apache_field(
                 f(Kind::ForwardedFor, modpref)
             } else if h.eq_ignore_ascii_case("Host") {
                 f(Kind::Vhost, 0)
+            } else if is_secret_header(h) {
+                f(Kind::Secret, 0)
             } else {
                 f(Kind::Text, 0)
             }
         }
-        // Response headers, cookies, environment, notes, mod_ssl variables, trailers.
-        "o" | "C" | "e" | "n" | "x" | "c" | "^ti" | "^to" => {
-            if arg.is_some_and(|a| !a.is_empty()) {
-                f(Kind::Text, 0)
-            } else {
-                Err(needs_arg())
-            }
-        }
+        // Cookies by name.
+        "C" => match arg.filter(|a| !a.is_empty()) {
+            Some(_) => f(Kind::Secret, 0),
+            None => Err(needs_arg()),
+        },
+        // Response headers, environment, notes, mod_ssl variables, trailers.
+        "o" | "e" | "n" | "x" | "c" | "^ti" | "^to" => match arg.filter(|a| !a.is_empty()) {
+            Some(h) if directive == "o" && is_secret_header(h) => f(Kind::Secret, 0),
+            Some(_) => f(Kind::Text, 0),
+            None => Err(needs_arg()),
+        },
         "m" => f(Kind::Method, modpref),
         "U" => f(Kind::Target, modpref),
         "q" => f(Kind::Query, 0),
@@ -1276,6 +1328,19 @@ fn apache_field(
         "A" | "f" | "R" | "L" | "X" => f(Kind::Text, 0),
         _ => Err(unknown()),
     }
+}
+
+/// Headers that carry credentials or session identifiers: `Cookie`, `Set-Cookie`,
+/// `Authorization`, `Proxy-Authorization`.
+fn is_secret_header(h: &str) -> bool {
+    [
+        "cookie",
+        "set-cookie",
+        "authorization",
+        "proxy-authorization",
+    ]
+    .iter()
+    .any(|s| h.eq_ignore_ascii_case(s))
 }
 
 fn apache_time(name: &str, arg: &str, conditional: bool) -> Result<Item, FormatError> {
@@ -1391,6 +1456,11 @@ fn nginx_field(var: &str) -> Result<Item, FormatError> {
         | "realip_remote_addr"
         | "realip_remote_port"
         | "proxy_add_x_forwarded_for" => f(Kind::Text, 0),
+        "http_cookie"
+        | "http_authorization"
+        | "http_proxy_authorization"
+        | "sent_http_set_cookie" => f(Kind::Secret, 0),
+        _ if has("cookie_") => f(Kind::Secret, 0),
         _ if has("upstream_") => f(Kind::List, 0),
         _ if has("http_")
             || has("cookie_")
@@ -1556,6 +1626,11 @@ fn assemble(items: Vec<Item>) -> Result<LogFormat, FormatError> {
         own_target: stored(Member::Target).is_some(),
         own_protocol: stored(Member::Protocol).is_some(),
         synth_request: synth_request.map_or((usize::MAX, usize::MAX), |m| (m, m + 2)),
+        secrets_fit: steps
+            .iter()
+            .filter(|s| matches!(s.field.kind, Kind::Ident | Kind::Secret))
+            .count()
+            <= super::SECRET_SLOTS,
         steps: steps.into(),
     })
 }

@@ -34,9 +34,26 @@ pub struct Record<'a> {
     pub vhost: Option<&'a [u8]>,
     /// Time taken to serve the request, in microseconds, for formats that carry it.
     pub duration_us: Option<u64>,
+    /// The authenticated user as written (CLF `%u`, nginx `$remote_user`, W3C `cs-username`,
+    /// a JSON user key); `None` when the format has no such field.
+    pub user: Option<&'a [u8]>,
+    /// A query string logged in a field of its own, without its `?` (W3C and CloudFront
+    /// `cs-uri-query`); `None` when the target carries the query or the format has none.
+    pub query: Option<&'a [u8]>,
+    /// Fields that identify a person or hold credentials and that nothing reads, located so
+    /// that the anonymised copy can replace them with `-`: cookie, set-cookie and
+    /// authorization headers of a format string (`%{Cookie}i`, `$http_cookie`, `$cookie_*`,
+    /// `%{Set-Cookie}o`, `%{Authorization}i`, …), CloudFront's and W3C's `cs(Cookie)`, and an
+    /// identd user name (`%l`) other than `-`. Filled from the first slot; a value that is
+    /// `-` or empty is not recorded. Fixed-size so that parsing never allocates; a format
+    /// string with more such fields than slots says so ([`logformat::LogFormat::secrets_fit`]).
+    pub secrets: [Option<&'a [u8]>; SECRET_SLOTS],
     /// How the text fields are escaped, so that consumers decode them the right way.
     pub escaping: Escaping,
 }
+
+/// Slots of [`Record::secrets`].
+pub const SECRET_SLOTS: usize = 4;
 
 /// The escape convention of a record's text fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

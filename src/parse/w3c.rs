@@ -16,7 +16,10 @@
 //! | time | `date` + `time` (UTC by definition); else `date-local` + `time-local` (IIS Advanced Logging), also read as UTC because the offset is not in the line |
 //! | client | `c-ip` (a `-` is kept, like CLF's `-` host) |
 //! | method | `cs-method` |
-//! | target, request | `cs-uri-stem`, else `cs-uri`. **`cs-uri-query` is dropped**: `Record` has one target slice and queries are scrubbed downstream anyway. `request` is the same slice (there is no request line) |
+//! | target, request | `cs-uri-stem`, else `cs-uri`. `request` is the same slice (there is no request line) |
+//! | query | `cs-uri-query` (a `-` is `None`); the target does not include it |
+//! | user | `cs-username`, as written |
+//! | secrets | `cs(Cookie)`, `sc(Set-Cookie)`, `cs(Authorization)` (in column order, at most four) |
 //! | protocol | `cs-version` |
 //! | status | `sc-status` |
 //! | bytes | `sc-bytes`, else `bytes`; absent or `-` is 0 |
@@ -59,6 +62,10 @@ enum Col {
     SiteName,
     TimeTaken,
     TimeTakenMs,
+    Username,
+    UriQuery,
+    /// Cookie and authorization headers: located for the anonymised copy, never read.
+    Secret,
 }
 
 impl Col {
@@ -87,6 +94,11 @@ impl Col {
             (b"s-sitename", Col::SiteName),
             (b"time-taken", Col::TimeTaken),
             (b"timetakenms", Col::TimeTakenMs),
+            (b"cs-username", Col::Username),
+            (b"cs-uri-query", Col::UriQuery),
+            (b"cs(cookie)", Col::Secret),
+            (b"sc(set-cookie)", Col::Secret),
+            (b"cs(authorization)", Col::Secret),
         ];
         NAMES
             .iter()
@@ -201,6 +213,10 @@ impl W3cFields {
         let mut host = None;
         let mut site = None;
         let mut taken = None;
+        let mut user = None;
+        let mut query = None;
+        let mut secrets = [None; super::SECRET_SLOTS];
+        let mut n_secrets = 0;
 
         let mut i = 0;
         let mut n = 0;
@@ -230,6 +246,16 @@ impl W3cFields {
                 Col::SiteName => site = Some(val),
                 Col::TimeTaken => taken = Some((v, false)),
                 Col::TimeTakenMs => taken = Some((v, true)),
+                Col::Username => user = Some(v),
+                Col::UriQuery => query = Some(val),
+                Col::Secret => {
+                    if !val.is_empty()
+                        && let Some(slot) = secrets.get_mut(n_secrets)
+                    {
+                        *slot = Some(val);
+                        n_secrets += 1;
+                    }
+                }
             }
             n += 1;
             i = next;
@@ -281,6 +307,9 @@ impl W3cFields {
             forwarded_for: some(xff),
             vhost: some(host).or(some(site)),
             duration_us,
+            user,
+            query: some(query),
+            secrets,
             escaping: Escaping::Raw,
         })
     }
