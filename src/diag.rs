@@ -1,7 +1,8 @@
 //! The diagnostics store: raw rows for ops (client IP, request, status, source line), written
 //! as Parquet under `diagnostics/date=…/` (directories 0700, files 0600) with an `expires_at`
 //! in each file's metadata, and deleted once expired. The only output that may hold a raw IP;
-//! it never feeds reports.
+//! it never feeds reports. Its writer thread also puts the chunks of anonymised copies back
+//! in order (their bytes are already scrubbed when they arrive).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -229,6 +230,8 @@ pub struct ChunkMessage {
     pub chunk: usize,
     pub lines: u64,
     pub rows: ChunkRows,
+    /// The chunk's anonymised copy, ready to append (compressed when the copy is).
+    pub copy: Vec<u8>,
 }
 
 /// Writes diagnostics as chunks arrive, in line order per input, one file per day.
@@ -246,6 +249,8 @@ pub struct DiagWriter {
     /// Rows not written because their day had already expired.
     pub skipped_expired: u64,
     rows: BTreeMap<i64, u64>,
+    /// Where the anonymised copies go, in chunk order, when they are made.
+    pub copies: Option<crate::anonymise::CopyFiles>,
 }
 
 impl DiagWriter {
@@ -269,6 +274,7 @@ impl DiagWriter {
             sources,
             skipped_expired: 0,
             rows: BTreeMap::new(),
+            copies: None,
         }
     }
 
@@ -285,6 +291,9 @@ impl DiagWriter {
             self.next_chunk += 1;
             let base = self.line_base;
             self.line_base += msg.lines;
+            if let Some(copies) = &mut self.copies {
+                copies.append(msg.input, &msg.copy)?;
+            }
             let source = self.sources.get(msg.input).cloned().unwrap_or_default();
             for (day, rows) in msg.rows.days {
                 let expires = day * 86_400 + self.retention_secs;

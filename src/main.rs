@@ -154,6 +154,11 @@ struct ProcessArgs {
     /// pages_daily, referrers_daily, agents_daily, or all.
     #[arg(long, default_value = "all", value_parser = ReportSet::parse)]
     reports: ReportSet,
+    /// Write an anonymised copy of each input into DIR, named as the input, in its format and
+    /// compression: addresses truncated, users blanked, targets, referrers and agents
+    /// scrubbed, lines that do not parse left out. Published with the reports.
+    #[arg(long, value_name = "DIR")]
+    anonymised_log: Option<PathBuf>,
 }
 
 /// What is kept of request targets and other strings that reach analysts.
@@ -314,6 +319,7 @@ fn process(a: ProcessArgs, now: i64, quiet: bool) -> anyhow::Result<ExitCode> {
         },
         salt_file: a.salt_file.clone(),
         reports: a.reports,
+        anonymised_log: a.anonymised_log.clone(),
         now,
     };
     let outcome = pipeline::process(&opts, &geo)?;

@@ -8,6 +8,8 @@ use std::time::Instant;
 
 use crate::agg::{Accumulator, Hit, ReportSet};
 use crate::anon::{self, Masks};
+use crate::anonymise::run::OutCompression;
+use crate::anonymise::{CopyCtx, CopyFiles, anonymise_chunk_at};
 use crate::diag::{self, ChunkMessage, ChunkRows, DiagMode, DiagWriter};
 use crate::error::{Error, Result};
 use crate::geo::{GeoCache, GeoDb, Place};
@@ -51,6 +53,8 @@ pub struct Options {
     pub rules: Rules,
     /// The report tables computed and written.
     pub reports: ReportSet,
+    /// Where to write an anonymised copy of each input (same format and compression).
+    pub anonymised_log: Option<PathBuf>,
     /// A shared secret from which every day's visitor salt is derived (fleets that merge).
     pub salt_file: Option<PathBuf>,
     /// The clock: Unix seconds.
@@ -82,6 +86,7 @@ impl Options {
             },
             rules: Rules::default(),
             reports: ReportSet::ALL,
+            anonymised_log: None,
             salt_file: None,
             now,
         }
@@ -108,6 +113,9 @@ struct Ctx<'a> {
     scrubber: &'a Scrubber,
     salts: &'a SaltBook,
     reports: ReportSet,
+    /// The anonymised copy of the current input, when one is made.
+    copy: Option<&'a CopyCtx>,
+    copy_compression: OutCompression,
 }
 
 /// One thread's caches and scratch buffers.
@@ -185,10 +193,28 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
         scrubber: &scrubber,
         salts: &salts,
         reports: opts.reports,
+        copy: None,
+        copy_compression: OutCompression::None,
+    };
+    let copy_base = match &opts.anonymised_log {
+        Some(dir) => {
+            crate::store::ensure_dir(dir, crate::store::PUBLIC_DIR)?;
+            Some(CopyCtx::new(
+                opts.format,
+                opts.custom_format.clone(),
+                opts.masks,
+                scrubber.clone(),
+                opts.max_line_bytes,
+            )?)
+        }
+        None => None,
     };
 
     let names: Vec<String> = opts.inputs.iter().map(InputSpec::display_name).collect();
-    let writer = DiagWriter::new(&opts.out, &run_id, opts.retention_secs, opts.now, names);
+    let mut writer = DiagWriter::new(&opts.out, &run_id, opts.retention_secs, opts.now, names);
+    if let Some(dir) = &opts.anonymised_log {
+        writer.copies = Some(CopyFiles::new(copy_destinations(dir, &opts.inputs)?));
+    }
     let mut total = Accumulator::default();
     let mut inputs = Vec::new();
 
@@ -232,7 +258,17 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
                     }
                     Err(e) => return Err(e),
                 };
-                let ctx = Ctx { format, ..ctx };
+                let copy_ctx = copy_base.as_ref().map(|c| c.with_format(format));
+                let ctx = Ctx {
+                    format,
+                    copy: copy_ctx.as_ref(),
+                    copy_compression: match src.compression() {
+                        source::Compression::None => OutCompression::None,
+                        source::Compression::Gzip => OutCompression::Gzip,
+                        source::Compression::Zstd => OutCompression::Zstd,
+                    },
+                    ..ctx
+                };
                 let (acc, error) = run_source(&pool, &ctx, &src, idx, &tx);
                 let error = match error {
                     Some(e) if !opts.keep_going => return Err(e),
@@ -287,10 +323,15 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
     };
     let published = reject_rate <= opts.max_reject_rate;
 
+    let mut writer = writer;
     let skipped_expired = writer.skipped_expired;
+    let copies = writer.copies.take();
     let diag_files = writer_finish(writer)?;
     let tables = crate::publish::tables(&total, opts.rules);
     let report_files = if published {
+        if let Some(c) = copies {
+            c.commit()?;
+        }
         crate::reports::write_all(&opts.out, &run_id, &tables)?
     } else {
         Vec::new()
@@ -377,6 +418,22 @@ fn run_source(
                 Some(line) => W3cFields::from_header(line),
                 None => headers.at(chunk.offset).cloned(),
             };
+            let mut copy = Vec::new();
+            if let Some(cc) = ctx.copy {
+                anonymise_chunk_at(cc, chunk.bytes(), header.clone(), &mut copy);
+                if ctx.copy_compression != OutCompression::None {
+                    match ctx.copy_compression.compress(&copy) {
+                        Ok(c) => copy = c,
+                        Err(e) => {
+                            failure
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .get_or_insert(Error::Internal(format!("compressing a copy: {e}")));
+                            break;
+                        }
+                    }
+                }
+            }
             let lines = process_chunk(ctx, &mut worker, &mut acc, chunk.bytes(), header, &mut rows);
             src.release(&chunk);
             acc.diagnostics_rows += rows.rows;
@@ -385,6 +442,7 @@ fn run_source(
                 chunk: chunk.index,
                 lines,
                 rows,
+                copy,
             };
             if tx.send(msg).is_err() {
                 break;
@@ -557,6 +615,29 @@ fn process_chunk(
     }
     acc.lines += n;
     n
+}
+
+/// Where each input's anonymised copy goes: `DIR/<input's file name>` (`stdin` for standard
+/// input); two inputs with the same name are refused.
+fn copy_destinations(dir: &Path, inputs: &[InputSpec]) -> Result<Vec<Option<PathBuf>>> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut dests = Vec::new();
+    for spec in inputs {
+        let name = match spec {
+            InputSpec::Path(p) => p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "input".into()),
+            _ => "stdin".to_string(),
+        };
+        if !seen.insert(name.clone()) {
+            return Err(Error::Usage(format!(
+                "--anonymised-log: two inputs are named {name}; their copies would collide"
+            )));
+        }
+        dests.push(Some(dir.join(name)));
+    }
+    Ok(dests)
 }
 
 /// The referrer host of requests without one.

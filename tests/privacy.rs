@@ -35,10 +35,13 @@ fn process_all(log: &Path, out: &Path, extra: &[&str]) {
             "--k-min",
             "0",
         ])
+        .arg("--anonymised-log")
+        .arg(out.join("anonymised"))
         .args(extra)
         .status()
         .unwrap();
     assert!(status.success(), "process failed on {}", log.display());
+    assert!(out.join("anonymised").read_dir().unwrap().next().is_some());
 }
 
 /// Asserts the three leak checks on `out` for an input log.
