@@ -754,6 +754,57 @@ fn json_key_act(key: &[u8], value: &[u8], scrub: &Scrubber) -> Act {
     Act::Text
 }
 
+/// The anonymised copies of a `process` run: one file per input under the copy directory,
+/// named as the input, written in chunk order under temporary names and published only with
+/// the run's reports.
+pub struct CopyFiles {
+    dests: Vec<Option<std::path::PathBuf>>,
+    open: Option<(usize, crate::store::AtomicFile)>,
+    finished: Vec<crate::store::AtomicFile>,
+}
+
+impl CopyFiles {
+    /// `dests[i]` is where input `i`'s copy goes (`None`: no copy for it).
+    pub fn new(dests: Vec<Option<std::path::PathBuf>>) -> Self {
+        CopyFiles {
+            dests,
+            open: None,
+            finished: Vec::new(),
+        }
+    }
+
+    /// Appends the next chunk of input `input`'s copy.
+    pub fn append(&mut self, input: usize, bytes: &[u8]) -> Result<()> {
+        use std::io::Write;
+        if self.open.as_ref().is_none_or(|(i, _)| *i != input) {
+            if let Some((_, f)) = self.open.take() {
+                self.finished.push(f);
+            }
+            let Some(Some(dest)) = self.dests.get(input) else {
+                return Ok(());
+            };
+            let f = crate::store::AtomicFile::create(dest, crate::store::LOG_FILE)?;
+            self.open = Some((input, f));
+        }
+        if let Some((_, f)) = &mut self.open {
+            let dest = f.dest().to_path_buf();
+            f.write_all(bytes).map_err(|e| Error::output(dest, e))?;
+        }
+        Ok(())
+    }
+
+    /// Publishes every copy (fsync, rename). Returns their paths.
+    pub fn commit(mut self) -> Result<Vec<std::path::PathBuf>> {
+        if let Some((_, f)) = self.open.take() {
+            self.finished.push(f);
+        }
+        self.finished
+            .into_iter()
+            .map(crate::store::AtomicFile::commit)
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1122,56 +1173,5 @@ mod tests {
             ),
         );
         assert!(!out.contains("jane@example.com"), "{out}");
-    }
-}
-
-/// The anonymised copies of a `process` run: one file per input under the copy directory,
-/// named as the input, written in chunk order under temporary names and published only with
-/// the run's reports.
-pub struct CopyFiles {
-    dests: Vec<Option<std::path::PathBuf>>,
-    open: Option<(usize, crate::store::AtomicFile)>,
-    finished: Vec<crate::store::AtomicFile>,
-}
-
-impl CopyFiles {
-    /// `dests[i]` is where input `i`'s copy goes (`None`: no copy for it).
-    pub fn new(dests: Vec<Option<std::path::PathBuf>>) -> Self {
-        CopyFiles {
-            dests,
-            open: None,
-            finished: Vec::new(),
-        }
-    }
-
-    /// Appends the next chunk of input `input`'s copy.
-    pub fn append(&mut self, input: usize, bytes: &[u8]) -> Result<()> {
-        use std::io::Write;
-        if self.open.as_ref().is_none_or(|(i, _)| *i != input) {
-            if let Some((_, f)) = self.open.take() {
-                self.finished.push(f);
-            }
-            let Some(Some(dest)) = self.dests.get(input) else {
-                return Ok(());
-            };
-            let f = crate::store::AtomicFile::create(dest, crate::store::LOG_FILE)?;
-            self.open = Some((input, f));
-        }
-        if let Some((_, f)) = &mut self.open {
-            let dest = f.dest().to_path_buf();
-            f.write_all(bytes).map_err(|e| Error::output(dest, e))?;
-        }
-        Ok(())
-    }
-
-    /// Publishes every copy (fsync, rename). Returns their paths.
-    pub fn commit(mut self) -> Result<Vec<std::path::PathBuf>> {
-        if let Some((_, f)) = self.open.take() {
-            self.finished.push(f);
-        }
-        self.finished
-            .into_iter()
-            .map(crate::store::AtomicFile::commit)
-            .collect()
     }
 }
