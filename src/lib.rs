@@ -15,5 +15,6 @@ pub mod scrub;
 pub mod source;
 pub mod store;
 pub mod timeopt;
+pub mod ua;
 
 pub use error::{Error, Result};
