@@ -23,14 +23,19 @@
 //! 3. **other** for TVs, set-top boxes and game consoles (SmartTV, Android TV, Chromecast,
 //!    Fire TV, Xbox, PlayStation, Nintendo), which are neither phones nor desktops.
 //! 4. **tablet** when uap's device says so (iPad, Kindle, `Generic Tablet`, an Android tablet
-//!    brand), the agent names an iPad, the OS is BlackBerry Tablet OS, or the OS is Android and
-//!    the agent has no `Mobi` token (Android phones send `Mobile`, tablets do not).
-//! 5. **mobile** when the agent has a `Mobi` token or names an iPhone or iPod or Opera Mini,
-//!    when uap's device is a generic smartphone or feature phone, or when the OS is a mobile
-//!    one (iOS, Android, Windows Phone, BlackBerry OS, KaiOS, …).
-//! 6. **desktop** when the OS is a desktop one (Windows, Mac OS X, Linux and its
+//!    brand), the agent names an iPad, or the OS is BlackBerry Tablet OS.
+//! 5. **mobile** when the agent has a `Mobi` token or names an iPhone, iPod or Opera Mini, or
+//!    uap's device is a generic feature phone.
+//! 6. **tablet** when the OS is Android and the agent is a browser (has a browser engine
+//!    token) without a `Mobi` token: Android browsers on phones send `Mobile`, on tablets they
+//!    do not.
+//! 7. **mobile** when uap's device is a generic smartphone or the OS is a mobile one (iOS,
+//!    Android, Windows Phone, BlackBerry OS, KaiOS, …). Native apps land here: Android's
+//!    built-in client (`Dalvik/…`) and iOS apps (`App/1.0 CFNetwork/… Darwin/…`) are mobile,
+//!    not bots, since a person drives them.
+//! 8. **desktop** when the OS is a desktop one (Windows, Mac OS X, Linux and its
 //!    distributions, Chrome OS, the BSDs, …) and uap named a browser (family not `Other`).
-//! 7. **other** otherwise.
+//! 9. **other** otherwise.
 //!
 //! Only the first [`MAX_PARSE_BYTES`] bytes of an agent are classified; the digest covers all
 //! of it. Invalid UTF-8 is decoded lossily. Family strings are cut to [`MAX_FAMILY_BYTES`],
@@ -143,6 +148,9 @@ const NOT_A_COMPUTER: &[&str] = &[
     "playstation",
     "nintendo",
 ];
+
+/// Tokens of browser engines (to tell an Android browser from an Android app).
+const BROWSER_ENGINES: &[&str] = &["AppleWebKit", "Gecko/", "Presto/"];
 
 /// OS families of phones (tablets are told apart first).
 const MOBILE_OS: &[&str] = &[
@@ -426,23 +434,27 @@ impl Hints<'_> {
         if NOT_A_COMPUTER.iter().any(|m| self.lower.contains(m)) {
             return DeviceClass::Other;
         }
-        let mobi = self.text.contains("Mobi");
         let tablet = matches!(self.device, "iPad" | "Generic Tablet")
             || self.device.starts_with("Kindle")
             || self.brand == "Generic_Android_Tablet"
             || self.text.contains("iPad")
-            || self.os == "BlackBerry Tablet OS"
-            || (self.os == "Android" && !mobi);
+            || self.os == "BlackBerry Tablet OS";
         if tablet {
             return DeviceClass::Tablet;
         }
-        let mobile = mobi
-            || self.text.contains("iPhone")
-            || self.text.contains("iPod")
-            || self.text.contains("Opera Mini")
-            || matches!(self.device, "Generic Smartphone" | "Generic Feature Phone")
-            || MOBILE_OS.contains(&self.os);
-        if mobile {
+        let phone = ["Mobi", "iPhone", "iPod", "Opera Mini"]
+            .iter()
+            .any(|t| self.text.contains(t))
+            || self.device == "Generic Feature Phone";
+        if phone {
+            return DeviceClass::Mobile;
+        }
+        // Android browsers on phones send a Mobile token; on tablets they do not. Android
+        // agents without a browser engine are apps (Dalvik), mostly on phones.
+        if self.os == "Android" && BROWSER_ENGINES.iter().any(|e| self.text.contains(e)) {
+            return DeviceClass::Tablet;
+        }
+        if self.device == "Generic Smartphone" || MOBILE_OS.contains(&self.os) {
             return DeviceClass::Mobile;
         }
         let desktop_os = DESKTOP_OS.contains(&self.os)

@@ -144,6 +144,20 @@ const PHONES_AND_TABLETS: &[Row] = &[
         b"Mozilla/5.0 (Windows Phone 10.0; Android 6.0.1; Microsoft; Lumia 950) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/52.0.2743.116 Mobile Safari/537.36 Edge/15.15063",
         "Edge Mobile", "15", "Windows Phone", Mobile, false,
     ),
+    (
+        b"Opera/9.80 (Android; Opera Mini/36.2.2254/119.132; U; id) Presto/2.12.423 Version/12.16",
+        "Opera Mini", "36", "Android", Mobile, false,
+    ),
+    // Apps: Android's built-in client, and an iOS app through CFNetwork. A person drives
+    // them, so they are not bots; the device is the phone their OS suggests.
+    (
+        b"Dalvik/2.1.0 (Linux; U; Android 13; SM-S901B Build/TP1A.220624.014)",
+        "Android", "13", "Android", Mobile, false,
+    ),
+    (
+        b"MyApp/3.1 CFNetwork/1408.0.4 Darwin/22.5.0",
+        "MyApp", "3", "iOS", Mobile, false,
+    ),
 ];
 
 const TVS_AND_CONSOLES: &[Row] = &[
