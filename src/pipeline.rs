@@ -448,7 +448,21 @@ fn run_source(
                 break;
             }
         }
-        acc.agent_classes = worker.agents.classes().to_vec();
+        // Some families are taken from the agent string itself: scrub them like free text.
+        acc.agent_classes = worker
+            .agents
+            .classes()
+            .iter()
+            .map(|c| {
+                let mut c = c.clone();
+                for s in [&mut c.browser, &mut c.os, &mut c.major] {
+                    let mut out = Vec::with_capacity(s.len());
+                    ctx.scrubber.text(s.as_bytes(), &mut out);
+                    *s = String::from_utf8_lossy(&out).into_owned();
+                }
+                c
+            })
+            .collect();
         acc
     });
     let mut total = Accumulator::default();
