@@ -496,6 +496,10 @@ pub struct Hit<'a> {
     /// False when this visitor was seen earlier (same thread, same day): the visitor's place
     /// and agent class are functions of the visitor, so those sketches have it already.
     pub fresh: bool,
+    /// False when this visitor was seen on this page (same vhost, status class) lately.
+    pub fresh_page: bool,
+    /// False when this visitor was seen with this referrer lately.
+    pub fresh_referrer: bool,
 }
 
 impl Accumulator {
@@ -535,14 +539,20 @@ impl Accumulator {
                 .add(h.bytes);
         }
         if set.pages_daily {
-            self.pages
-                .cell((day, h.vhost, OTHER_ID, class), h.page)
-                .add(h.bytes, h.visitor);
+            let cell = self.pages.cell((day, h.vhost, OTHER_ID, class), h.page);
+            if h.fresh_page {
+                cell.add(h.bytes, h.visitor);
+            } else {
+                cell.totals.add(h.bytes);
+            }
         }
         if set.referrers_daily {
-            self.referrers
-                .cell((day, OTHER_ID), h.referrer)
-                .add(h.bytes, h.visitor);
+            let cell = self.referrers.cell((day, OTHER_ID), h.referrer);
+            if h.fresh_referrer {
+                cell.add(h.bytes, h.visitor);
+            } else {
+                cell.totals.add(h.bytes);
+            }
         }
         if set.agents_daily {
             let cell = self.agents.entry((day, h.agent)).or_default();
@@ -678,6 +688,8 @@ mod tests {
                     agent: (c % 2) as u32,
                     visitor: Coupon::from_value(c),
                     fresh: true,
+                    fresh_page: true,
+                    fresh_referrer: true,
                 },
                 ReportSet::ALL,
             );

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::agg::{Accumulator, Hit, ReportSet};
+use crate::agg::{Accumulator, Hit, ReportSet, status_class};
 use crate::anon::{self, Masks};
 use crate::anonymise::run::OutCompression;
 use crate::anonymise::{CopyCtx, CopyFiles, anonymise_chunk_at};
@@ -129,6 +129,25 @@ struct Worker<'a> {
     /// Visitors seen lately (direct-mapped by identity; a collision only costs a redundant
     /// sketch update).
     seen: Vec<u64>,
+    /// The same for (visitor, page) and (visitor, referrer) pairs.
+    seen_pages: Vec<u64>,
+    seen_referrers: Vec<u64>,
+}
+
+/// Whether `key` is new to the direct-mapped `table`; records it.
+#[inline]
+fn first_sight(table: &mut [u64], key: u64) -> bool {
+    let slot = &mut table[(key as usize) & (table.len() - 1)];
+    let fresh = *slot != key;
+    *slot = key;
+    fresh
+}
+
+/// A 64-bit hash of `bytes` mixed with `seed`.
+#[inline]
+fn mix(seed: u64, bytes: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    (rustc_hash::FxBuildHasher.hash_one(bytes) ^ seed).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 /// Slots of [`Worker::seen`].
@@ -144,6 +163,8 @@ impl<'a> Worker<'a> {
             referrer: Vec::with_capacity(256),
             vhost: Vec::with_capacity(64),
             seen: vec![0; SEEN_SLOTS],
+            seen_pages: vec![0; SEEN_SLOTS],
+            seen_referrers: vec![0; SEEN_SLOTS],
         }
     }
 }
@@ -545,7 +566,7 @@ fn process_chunk(
                 };
                 let set = ctx.reports;
                 let day = rec.time.div_euclid(86_400);
-                let (agent, visitor, fresh) = if set.visitors() {
+                let (agent, visitor, fresh, visitor_id) = if set.visitors() {
                     let agent = w
                         .agents
                         .lookup(&decode(rec.user_agent.unwrap_or(b""), rec.escaping));
@@ -554,13 +575,10 @@ fn process_chunk(
                         None => Client::Name(rec.client),
                     };
                     let (coupon, id) = w.keys.coupon(day, client, &agent.digest);
-                    let slot = &mut w.seen[(id as usize) & (SEEN_SLOTS - 1)];
-                    let fresh = *slot != id;
-                    *slot = id;
-                    (agent.class, coupon, fresh)
+                    (agent.class, coupon, first_sight(&mut w.seen, id), id)
                 } else {
                     // Only traffic_hourly is on, and it counts no visitors.
-                    (0, datasketches::hll::Coupon::from_value(0u8), false)
+                    (0, datasketches::hll::Coupon::from_value(0u8), false, 0)
                 };
                 w.page.clear();
                 if set.pages_daily {
@@ -613,6 +631,17 @@ fn process_chunk(
                         agent,
                         visitor,
                         fresh,
+                        fresh_page: set.pages_daily
+                            && first_sight(
+                                &mut w.seen_pages,
+                                mix(
+                                    visitor_id
+                                        ^ ((vhost as u64) << 8 | status_class(rec.status) as u64),
+                                    &w.page,
+                                ),
+                            ),
+                        fresh_referrer: set.referrers_daily
+                            && first_sight(&mut w.seen_referrers, mix(visitor_id, &w.referrer)),
                     },
                     set,
                 );
