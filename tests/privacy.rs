@@ -48,6 +48,8 @@ fn process_all(log: &Path, out: &Path, extra: &[&str]) {
 fn assert_private(out: &Path, input: &[u8], secrets: &[String]) {
     let mut addrs = common::addresses_in(input);
     addrs.extend(common::addresses_in(&common::percent_decode(input)));
+    // An address that is its own truncation (`Chrome/120.0.0.0`) may appear.
+    addrs.retain(|ip| common::truncate(*ip) != *ip);
     addrs.sort();
     addrs.dedup();
     common::assert_no_leak(out, &addrs);
@@ -150,7 +152,8 @@ fn real_logs_leak_no_address() {
         } else {
             std::fs::read(&p).unwrap()
         };
-        let addrs = common::addresses_in(&input);
+        let mut addrs = common::addresses_in(&input);
+        addrs.retain(|ip| common::truncate(*ip) != *ip);
         common::assert_no_leak(&out, &addrs);
         let raw = common::untruncated_addresses(&out);
         assert!(

@@ -312,7 +312,8 @@ pub fn untruncated_addresses(out: &Path) -> Vec<String> {
     found
 }
 
-fn truncate(ip: IpAddr) -> IpAddr {
+/// The default truncation (/24, /48; IPv4-mapped addresses by their IPv4 part).
+pub fn truncate(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(v4) => IpAddr::V4((u32::from(v4) & 0xffff_ff00).into()),
         IpAddr::V6(v6) => {
