@@ -66,6 +66,8 @@ pub const MAX_PARSE_BYTES: usize = 1024;
 /// Agents longer than this are classified on every lookup instead of being cached.
 pub const MAX_CACHED_BYTES: usize = 512;
 /// Slots of a default [`AgentCache`].
+/// Agents remembered behind the slots of an [`AgentCache`] (see its `known` map).
+pub const MAX_KNOWN: usize = 16 * 1024;
 pub const DEFAULT_SLOTS: usize = 4096;
 /// Distinct classes a cache interns before new ones lose their browser, major and OS
 /// (see [`AgentCache::lookup`]).
@@ -517,6 +519,10 @@ struct Slot {
 /// interned: each distinct [`AgentClass`] gets a small id, stable for the life of the cache.
 pub struct AgentCache {
     slots: Box<[Slot]>,
+    /// Every agent classified lately, behind the slots: two frequent agents that share a slot
+    /// then cost a map lookup each, not a classification. Cleared when it reaches
+    /// [`MAX_KNOWN`] entries.
+    known: FxHashMap<Box<[u8]>, AgentHit>,
     classes: Vec<AgentClass>,
     ids: FxHashMap<AgentClass, u32>,
     max_classes: usize,
@@ -548,6 +554,7 @@ impl AgentCache {
         let n = slots.max(1).next_power_of_two();
         AgentCache {
             slots: (0..n).map(|_| Slot::default()).collect(),
+            known: FxHashMap::default(),
             classes: Vec::new(),
             ids: FxHashMap::default(),
             max_classes: MAX_CLASSES,
@@ -569,7 +576,17 @@ impl AgentCache {
         if slot.filled && slot.key == ua {
             return slot.hit;
         }
-        let hit = self.miss(ua);
+        let hit = match self.known.get(ua) {
+            Some(h) => *h,
+            None => {
+                let h = self.miss(ua);
+                if self.known.len() >= MAX_KNOWN {
+                    self.known.clear();
+                }
+                self.known.insert(ua.into(), h);
+                h
+            }
+        };
         let slot = &mut self.slots[i];
         slot.key.clear();
         slot.key.extend_from_slice(ua);
