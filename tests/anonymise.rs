@@ -361,7 +361,6 @@ fn sample_log_copy_leaks_no_client_address() {
 /// With real scrubbing, no address at all from the input survives (user agents, referrers
 /// and targets included).
 #[test]
-#[ignore = "needs scrub bodies"]
 fn sample_log_copy_leaks_no_address_anywhere() {
     let input = std::fs::read(SAMPLE).unwrap();
     let out = logveil().args(["anonymise"]).arg(SAMPLE).output().unwrap();
