@@ -90,7 +90,7 @@ setup_venv() {
     "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$REQS" || return 1
     cp "$REQS" "$VENV/.logveil-verify-requirements"
   fi
-  "$VENV/bin/python" -c 'import pyarrow, duckdb, maxminddb, datasketches; print("pyarrow", pyarrow.__version__, "duckdb", duckdb.__version__, "maxminddb", maxminddb.__version__, "datasketches", datasketches.__version__)'
+  "$VENV/bin/python" -c 'import pyarrow, duckdb, maxminddb, datasketches, importlib.metadata as m; print("pyarrow", pyarrow.__version__, "duckdb", duckdb.__version__, "maxminddb", maxminddb.__version__, "datasketches", m.version("datasketches"))'
 }
 echo "verify: $LINES lines, seed $SEED, venv $VENV, work dir $WORK"
 step python-env setup_venv || finish
@@ -207,7 +207,7 @@ EOF
 }
 check_forms() {
   rewrite_clients || return 1
-  "$BIN" --now "$NOW" process "$LOG.forms" --out "$WORK/out-forms" -q || return 1
+  "$BIN" --now "$NOW" process "$LOG.forms" --out "$WORK/out-forms" --k-min 0 -q || return 1
   "$PY" scripts/check_truth.py --truth "$TRUTH" --reports "$WORK/out-forms/reports" \
     --log "$LOG.forms" --geoip "$DB"
 }
