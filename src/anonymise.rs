@@ -241,6 +241,50 @@ pub struct Copier<'c> {
     spans: Vec<Span>,
     buf: Vec<u8>,
     tmp: Vec<u8>,
+    memo: Memo,
+}
+
+/// Rewritten values of the repetitive fields (requests, referrers, agents and other free
+/// text), by their raw bytes. A value's rewriting depends only on its bytes, its action and
+/// its context, so a hit is exactly what rewriting would give; most lines of a log repeat
+/// an agent and a referrer seen a few lines before. Direct-mapped: a collision costs one
+/// rewriting.
+struct Memo {
+    slots: Vec<MemoSlot>,
+}
+
+#[derive(Default)]
+struct MemoSlot {
+    tag: u32,
+    key: Vec<u8>,
+    val: Vec<u8>,
+}
+
+impl Memo {
+    const BITS: u32 = 12;
+    /// Longer values are rewritten every time (they rarely repeat).
+    const MAX_KEY: usize = 512;
+
+    fn new() -> Self {
+        Memo {
+            slots: (0..1usize << Self::BITS)
+                .map(|_| MemoSlot::default())
+                .collect(),
+        }
+    }
+
+    /// A tag that is never 0 (0 marks an empty slot).
+    fn tag(act: Act, c: Context) -> u32 {
+        1 + (act as u32) * 16 + (c.esc as u32) * 2 + c.quoted as u32
+    }
+
+    fn slot(raw: &[u8], tag: u32) -> usize {
+        use std::hash::Hasher;
+        let mut h = rustc_hash::FxHasher::default();
+        h.write(raw);
+        h.write_u32(tag);
+        (h.finish() >> (64 - Self::BITS)) as usize
+    }
 }
 
 impl<'c> Copier<'c> {
@@ -251,6 +295,7 @@ impl<'c> Copier<'c> {
             spans: Vec::with_capacity(16),
             buf: Vec::with_capacity(512),
             tmp: Vec::with_capacity(512),
+            memo: Memo::new(),
         }
     }
 
@@ -394,9 +439,34 @@ impl<'c> Copier<'c> {
             quoted: quoted || esc == Escaping::Json,
             spaces: raw.contains(&b' '),
         };
+        let memoised =
+            matches!(s.act, Act::Request | Act::Referrer | Act::Text) && raw.len() <= Memo::MAX_KEY;
+        if !memoised {
+            return self.rewrite(raw, s.act, ctx, out);
+        }
+        let tag = Memo::tag(s.act, ctx);
+        let k = Memo::slot(raw, tag);
+        let slot = &self.memo.slots[k];
+        if slot.tag == tag && slot.key == raw {
+            out.extend_from_slice(&slot.val);
+            return;
+        }
+        let mark = out.len();
+        self.rewrite(raw, s.act, ctx, out);
+        let slot = &mut self.memo.slots[k];
+        slot.tag = tag;
+        slot.key.clear();
+        slot.key.extend_from_slice(raw);
+        slot.val.clear();
+        slot.val.extend_from_slice(&out[mark..]);
+    }
+
+    /// Appends what `raw`, a span with action `act`, becomes.
+    fn rewrite(&mut self, raw: &[u8], act: Act, ctx: Context, out: &mut Vec<u8>) {
+        let esc = ctx.esc;
         let scrub = &self.ctx.scrubber;
         let masks = self.ctx.masks;
-        match s.act {
+        match act {
             Act::Client => put_client(raw, masks, out),
             Act::ClientPort0 => {
                 put_client(raw, masks, out);
@@ -508,9 +578,7 @@ fn order(spans: &mut Vec<Span>) -> Result<(), Unsplittable> {
 /// A client field: its truncation (port, brackets and zone dropped), or `-`.
 fn put_client(raw: &[u8], masks: Masks, out: &mut Vec<u8>) {
     match anon::parse_client(raw) {
-        Some(ip) => {
-            let _ = write!(out, "{}", anon::truncate(ip, masks));
-        }
+        Some(ip) => crate::scrub::push_ip(out, anon::truncate(ip, masks)),
         None => out.push(b'-'),
     }
 }

@@ -121,11 +121,22 @@ impl Default for ScrubConfig {
 #[derive(Debug, Clone)]
 pub struct Scrubber {
     cfg: ScrubConfig,
+    /// The last bytes (both cases) of every secret name and suffix: a name ending in another
+    /// byte is not secret, which most names (`2026` of a timestamp) show at once.
+    secret_ends: [bool; 256],
 }
 
 impl Scrubber {
     pub fn new(cfg: ScrubConfig) -> Self {
-        Scrubber { cfg }
+        let mut secret_ends = [false; 256];
+        let names = cfg.secret_params.iter().map(String::as_str);
+        for name in names.chain(SECRET_SUFFIXES.iter().copied()) {
+            if let Some(&b) = name.as_bytes().last() {
+                secret_ends[b.to_ascii_lowercase() as usize] = true;
+                secret_ends[b.to_ascii_uppercase() as usize] = true;
+            }
+        }
+        Scrubber { cfg, secret_ends }
     }
 
     pub fn config(&self) -> &ScrubConfig {
@@ -247,8 +258,9 @@ impl Scrubber {
         {
             name = &head[open + 1..];
         }
-        if name.is_empty() {
-            return false;
+        match name.last() {
+            Some(&b) if self.secret_ends[b as usize] => {}
+            _ => return false,
         }
         self.cfg
             .secret_params
@@ -846,17 +858,22 @@ impl TextPass<'_> {
         // The bytes before `p` hold no `.`, `:` or `=` (the search went past them), so the
         // dots and colons of the run are all from `p` on; its start is only looked for when
         // they are enough for an address.
-        let (mut dots, mut colons) = (0, 0);
+        // An IPv4 address needs three dots; an IPv6 one seven colons, or `::`, or six
+        // colons and an IPv4 tail (three dots again).
+        let (mut dots, mut colons, mut double) = (0, 0, false);
         let mut re = p;
+        let mut prev = 0u8;
         while let Some(&b) = x.get(re) {
             if class(b) & RUN == 0 {
                 break;
             }
             dots += (b == b'.') as usize;
             colons += (b == b':') as usize;
+            double |= b == b':' && prev == b':';
+            prev = b;
             re += 1;
         }
-        if dots < 3 && colons < 2 {
+        if dots < 3 && colons < 7 && !double {
             return re;
         }
         let mut rs = p;
@@ -1278,7 +1295,7 @@ fn push_v4(out: &mut Vec<u8>, ip: Ipv4Addr, sep: u8) {
     }
 }
 
-fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
+pub(crate) fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
     match ip {
         IpAddr::V4(v4) => push_v4(out, v4, b'.'),
         IpAddr::V6(_) => out.extend_from_slice(ip_text(ip).as_bytes()),
