@@ -35,7 +35,6 @@
 
 pub mod run;
 
-use std::io::Write as _;
 use std::sync::Arc;
 
 use crate::anon::{self, Masks};
