@@ -43,7 +43,7 @@ use crate::parse::json::{self, Seg, Value};
 use crate::parse::logformat::LogFormat;
 use crate::parse::w3c::{self, W3cFields};
 use crate::parse::{Escaping, Format, Record, Reject, RejectReason, clf, escape};
-use crate::scrub::Scrubber;
+use crate::scrub::{Memo, Scrubber};
 
 /// Everything the copy of a line needs. Shared by reference between threads.
 #[derive(Debug, Clone)]
@@ -240,50 +240,10 @@ pub struct Copier<'c> {
     spans: Vec<Span>,
     buf: Vec<u8>,
     tmp: Vec<u8>,
+    /// Rewritten requests, referrers and agents, by raw bytes, action and context: a
+    /// value's rewriting depends on nothing else, and most lines repeat an agent and a
+    /// referrer seen a few lines before.
     memo: Memo,
-}
-
-/// Rewritten values of the repetitive fields (requests, referrers, agents and other free
-/// text), by their raw bytes. A value's rewriting depends only on its bytes, its action and
-/// its context, so a hit is exactly what rewriting would give; most lines of a log repeat
-/// an agent and a referrer seen a few lines before. Direct-mapped: a collision costs one
-/// rewriting.
-struct Memo {
-    slots: Vec<MemoSlot>,
-}
-
-#[derive(Default)]
-struct MemoSlot {
-    tag: u32,
-    key: Vec<u8>,
-    val: Vec<u8>,
-}
-
-impl Memo {
-    const BITS: u32 = 12;
-    /// Longer values are rewritten every time (they rarely repeat).
-    const MAX_KEY: usize = 512;
-
-    fn new() -> Self {
-        Memo {
-            slots: (0..1usize << Self::BITS)
-                .map(|_| MemoSlot::default())
-                .collect(),
-        }
-    }
-
-    /// A tag that is never 0 (0 marks an empty slot).
-    fn tag(act: Act, c: Context) -> u32 {
-        1 + (act as u32) * 16 + (c.esc as u32) * 2 + c.quoted as u32
-    }
-
-    fn slot(raw: &[u8], tag: u32) -> usize {
-        use std::hash::Hasher;
-        let mut h = rustc_hash::FxHasher::default();
-        h.write(raw);
-        h.write_u32(tag);
-        (h.finish() >> (64 - Self::BITS)) as usize
-    }
 }
 
 impl<'c> Copier<'c> {
@@ -294,7 +254,7 @@ impl<'c> Copier<'c> {
             spans: Vec::with_capacity(16),
             buf: Vec::with_capacity(512),
             tmp: Vec::with_capacity(512),
-            memo: Memo::new(),
+            memo: Memo::new(12),
         }
     }
 
@@ -443,21 +403,17 @@ impl<'c> Copier<'c> {
         if !memoised {
             return self.rewrite(raw, s.act, ctx, out);
         }
-        let tag = Memo::tag(s.act, ctx);
-        let k = Memo::slot(raw, tag);
-        let slot = &self.memo.slots[k];
-        if slot.tag == tag && slot.key == raw {
-            out.extend_from_slice(&slot.val);
-            return;
-        }
+        let tag = 1 + (s.act as u32) * 16 + (ctx.esc as u32) * 2 + ctx.quoted as u32;
+        let slot = match self.memo.get(raw, tag) {
+            Ok(val) => {
+                out.extend_from_slice(val);
+                return;
+            }
+            Err(slot) => slot,
+        };
         let mark = out.len();
         self.rewrite(raw, s.act, ctx, out);
-        let slot = &mut self.memo.slots[k];
-        slot.tag = tag;
-        slot.key.clear();
-        slot.key.extend_from_slice(raw);
-        slot.val.clear();
-        slot.val.extend_from_slice(&out[mark..]);
+        self.memo.put(slot, raw, tag, &out[mark..]);
     }
 
     /// Appends what `raw`, a span with action `act`, becomes.

@@ -20,7 +20,7 @@ use crate::parse::logformat::LogFormat;
 use crate::parse::w3c::{self, W3cFields};
 use crate::parse::{Format, Reject, RejectReason};
 use crate::publish::Rules;
-use crate::scrub::{ScrubConfig, Scrubber};
+use crate::scrub::{Memo, ScrubConfig, Scrubber};
 use crate::source::{self, InputSpec, Source};
 use crate::ua::AgentCache;
 use crate::visitors::{Client, SaltBook, VisitorKeys};
@@ -132,6 +132,32 @@ struct Worker<'a> {
     /// The same for (visitor, page) and (visitor, referrer) pairs.
     seen_pages: Vec<u64>,
     seen_referrers: Vec<u64>,
+    /// Scrubbed pages, referrer hosts and vhosts by raw field (see [`Memo`]).
+    memo: Memo,
+}
+
+/// [`Memo`] tags of the fields the worker scrubs (with the escaping in the low bits).
+const TAG_PAGE: u32 = 1 << 4;
+const TAG_REFERRER: u32 = 2 << 4;
+const TAG_VHOST: u32 = 3 << 4;
+
+/// `scrub` of `raw` into `out`, through `memo`.
+#[inline]
+fn memoised(
+    memo: &mut Memo,
+    raw: &[u8],
+    tag: u32,
+    out: &mut Vec<u8>,
+    scrub: impl FnOnce(&[u8], &mut Vec<u8>),
+) {
+    match memo.get(raw, tag) {
+        Ok(v) => out.extend_from_slice(v),
+        Err(slot) => {
+            let mark = out.len();
+            scrub(raw, out);
+            memo.put(slot, raw, tag, &out[mark..]);
+        }
+    }
 }
 
 /// Whether `key` is new to the direct-mapped `table`; records it.
@@ -165,6 +191,7 @@ impl<'a> Worker<'a> {
             seen: vec![0; SEEN_SLOTS],
             seen_pages: vec![0; SEEN_SLOTS],
             seen_referrers: vec![0; SEEN_SLOTS],
+            memo: Memo::new(12),
         }
     }
 }
@@ -591,16 +618,32 @@ fn process_chunk(
                             full.extend_from_slice(&decode(q, rec.escaping));
                             ctx.scrubber.target(&full, &mut w.page);
                         }
-                        _ => ctx
-                            .scrubber
-                            .target(&decode(rec.target, rec.escaping), &mut w.page),
+                        _ => memoised(
+                            &mut w.memo,
+                            rec.target,
+                            TAG_PAGE | rec.escaping as u32,
+                            &mut w.page,
+                            |raw, out| ctx.scrubber.target(&decode(raw, rec.escaping), out),
+                        ),
                     }
                 }
                 w.referrer.clear();
+                // A referrer without a host scrubs to nothing.
                 let has_referrer = set.referrers_daily
                     && rec.referer.is_some_and(|r| {
-                        ctx.scrubber
-                            .referrer_host(&decode(r, rec.escaping), &mut w.referrer)
+                        memoised(
+                            &mut w.memo,
+                            r,
+                            TAG_REFERRER | rec.escaping as u32,
+                            &mut w.referrer,
+                            |raw, out| {
+                                let mark = out.len();
+                                if !ctx.scrubber.referrer_host(&decode(raw, rec.escaping), out) {
+                                    out.truncate(mark);
+                                }
+                            },
+                        );
+                        !w.referrer.is_empty()
                     });
                 if !has_referrer {
                     w.referrer.clear();
@@ -613,7 +656,13 @@ fn process_chunk(
                             && (set.traffic_hourly || set.pages_daily) =>
                     {
                         w.vhost.clear();
-                        ctx.scrubber.text(&decode(v, rec.escaping), &mut w.vhost);
+                        memoised(
+                            &mut w.memo,
+                            v,
+                            TAG_VHOST | rec.escaping as u32,
+                            &mut w.vhost,
+                            |raw, out| ctx.scrubber.text(&decode(raw, rec.escaping), out),
+                        );
                         acc.vhosts.id(&w.vhost)
                     }
                     _ => acc.vhosts.id(b"-"),

@@ -620,6 +620,67 @@ impl Scrubber {
     }
 }
 
+// ---- Memo -------------------------------------------------------------------------------
+
+/// A direct-mapped cache of scrubbed values by their raw bytes and a caller's tag (what was
+/// done to them, in which context). Scrubbing is a pure function of those, so a hit is
+/// exactly what scrubbing would give; log fields repeat (agents, referrers, pages), and a hit
+/// costs a hash and a compare instead of a scrub. A collision costs one scrub.
+pub struct Memo {
+    slots: Vec<MemoSlot>,
+    bits: u32,
+}
+
+#[derive(Default)]
+struct MemoSlot {
+    /// 0 for an empty slot.
+    tag: u32,
+    key: Vec<u8>,
+    val: Vec<u8>,
+}
+
+impl Memo {
+    /// Longer values are scrubbed every time: they rarely repeat.
+    pub const MAX_KEY: usize = 512;
+
+    /// A memo of `2^bits` slots.
+    pub fn new(bits: u32) -> Self {
+        Memo {
+            slots: (0..1usize << bits).map(|_| MemoSlot::default()).collect(),
+            bits,
+        }
+    }
+
+    /// The value stored for `raw` under `tag` (never 0), or the slot to [`Memo::put`] it in.
+    #[inline]
+    pub fn get(&self, raw: &[u8], tag: u32) -> Result<&[u8], usize> {
+        use std::hash::Hasher;
+        let mut h = rustc_hash::FxHasher::default();
+        h.write(raw);
+        h.write_u32(tag);
+        let k = (h.finish() >> (64 - self.bits)) as usize;
+        let slot = &self.slots[k];
+        if slot.tag == tag && slot.key == raw {
+            Ok(&slot.val)
+        } else {
+            Err(k)
+        }
+    }
+
+    /// Stores `val` for `raw` under `tag` in `slot` (from [`Memo::get`]).
+    pub fn put(&mut self, slot: usize, raw: &[u8], tag: u32, val: &[u8]) {
+        if raw.len() > Self::MAX_KEY {
+            return;
+        }
+        let s = &mut self.slots[slot];
+        s.tag = tag;
+        s.key.clear();
+        s.key.extend_from_slice(raw);
+        s.val.clear();
+        s.val.extend_from_slice(val);
+    }
+}
+
 // ---- Searching ------------------------------------------------------------------------------
 
 /// Below this length a plain loop beats `memchr`'s dispatch; most fields are short.
