@@ -200,11 +200,7 @@ pub fn write_json<T: serde::Serialize>(out: &Path, id: &str, manifest: &T) -> Re
     let dir = out.join("runs");
     store::ensure_dir(&dir, store::PUBLIC_DIR)?;
     let json = serde_json::to_vec_pretty(manifest).expect("manifest serialises");
-    store::write_file(
-        &dir.join(format!("{id}.json")),
-        store::PUBLIC_FILE,
-        &json,
-    )?;
+    store::write_file(&dir.join(format!("{id}.json")), store::PUBLIC_FILE, &json)?;
     Ok(())
 }
 

@@ -132,12 +132,7 @@ pub fn run(opts: &Options) -> Result<MergeSummary> {
         source_runs: source_runs.into_iter().collect(),
         reports: files
             .iter()
-            .map(|p| {
-                p.strip_prefix(&opts.out)
-                    .unwrap_or(p)
-                    .display()
-                    .to_string()
-            })
+            .map(|p| p.strip_prefix(&opts.out).unwrap_or(p).display().to_string())
             .collect(),
         rules: opts.rules,
         folded: tables.folded,

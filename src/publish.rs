@@ -154,7 +154,10 @@ pub fn raw(acc: &Accumulator) -> RawTables {
             status_class_name(*class).to_string(),
             METHODS[*method as usize].to_string(),
         ];
-        t.traffic_hourly.entry((*hour, dims)).or_default().merge(*tot);
+        t.traffic_hourly
+            .entry((*hour, dims))
+            .or_default()
+            .merge(*tot);
     }
     for ((day, vhost, _, class), name, c) in acc.pages.named() {
         let dims = vec![

@@ -101,9 +101,8 @@ pub fn read(dir: &Path) -> Result<Tree> {
             if name.starts_with('.') || !part.is_dir() {
                 continue;
             }
-            let day = partition_day(&name).ok_or_else(|| {
-                report_err(&part, "not a date=YYYY-MM-DD partition directory")
-            })?;
+            let day = partition_day(&name)
+                .ok_or_else(|| report_err(&part, "not a date=YYYY-MM-DD partition directory"))?;
             let mut held: BTreeMap<String, PathBuf> = BTreeMap::new();
             for file in sorted_entries(&part)? {
                 let fname = file
