@@ -533,7 +533,78 @@ mod tests {
         );
     }
 
+    /// Raw tables of `rows` (country index, visitors range start, visitors, requests).
+    fn raw_of(rows: &[(u8, u32, u32, u64)]) -> RawTables {
+        let mut t = RawTables::default();
+        for &(c, start, v, extra) in rows {
+            let dims = vec!["EU".to_string(), format!("C{c}")];
+            t.geo_daily
+                .entry((1, dims.clone()))
+                .or_default()
+                .merge(cell(v as u64 + extra, start..start + v));
+            t.pages_daily
+                .entry((1, vec!["h".into(), format!("/p{c}"), "2xx".into()]))
+                .or_default()
+                .merge(cell(v as u64 + extra, start..start + v));
+            t.traffic_hourly
+                .entry((24, vec!["h".into(), "2xx".into(), "GET".into()]))
+                .or_default()
+                .merge(Totals {
+                    requests: extra,
+                    bytes: extra * 3,
+                });
+        }
+        t
+    }
+
+    /// What a published table shows, with the order-independent estimate of each sketch.
+    fn shown(t: &Tables) -> Vec<(Vec<String>, u64, u64, u64)> {
+        let rows = t.geo_daily.iter().chain(&t.pages_daily);
+        let mut v: Vec<_> = rows
+            .map(|r| {
+                (
+                    r.dims.clone(),
+                    r.cell.totals.requests,
+                    r.cell.totals.bytes,
+                    r.cell.visitors.sketch().composite_estimate().round() as u64,
+                )
+            })
+            .collect();
+        v.extend(t.traffic_hourly.iter().map(|r| {
+            (
+                vec![r.1.clone(), r.2.clone(), r.3.clone()],
+                r.4.requests,
+                r.4.bytes,
+                0,
+            )
+        }));
+        v
+    }
+
     proptest! {
+        #[test]
+        fn raw_merge_is_associative_and_commutative(
+            a in proptest::collection::vec((0u8..5, 0u32..200, 1u32..30, 0u64..20), 0..10),
+            b in proptest::collection::vec((0u8..5, 0u32..200, 1u32..30, 0u64..20), 0..10),
+            c in proptest::collection::vec((0u8..5, 0u32..200, 1u32..30, 0u64..20), 0..10),
+            k in 0u64..12,
+        ) {
+            let rules = Rules { k_min: k, top_pages: 3, top_referrers: 3 };
+            let mut ab_c = raw_of(&a);
+            ab_c.merge(raw_of(&b));
+            ab_c.merge(raw_of(&c));
+            let mut bc = raw_of(&b);
+            bc.merge(raw_of(&c));
+            let mut a_bc = raw_of(&a);
+            a_bc.merge(bc);
+            let mut cba = raw_of(&c);
+            cba.merge(raw_of(&b));
+            cba.merge(raw_of(&a));
+            let want = shown(&apply(ab_c, rules));
+            prop_assert_eq!(&want, &shown(&apply(a_bc, rules)));
+            prop_assert_eq!(&want, &shown(&apply(cba, rules)));
+        }
+
         #[test]
         fn suppression_keeps_sums_and_publishes_no_small_cell(
             cells in proptest::collection::vec((0u8..4, 0u8..6, 1u32..30, 1u64..50), 0..40),
