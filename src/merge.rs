@@ -34,6 +34,41 @@ pub struct MergeInput {
     pub files: usize,
 }
 
+/// The visitor-salt mode of each run an input tree's manifests describe: a run's own
+/// `publication.visitor_salts`, or what a merge manifest recorded of its source runs.
+fn run_salts(dir: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(dir.join("runs")) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(&p) else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+            continue;
+        };
+        if let (Some(id), Some(mode)) = (
+            v["run_id"].as_str(),
+            v["publication"]["visitor_salts"].as_str(),
+        ) {
+            out.insert(id.to_string(), mode.to_string());
+        }
+        if let Some(m) = v["run_salts"].as_object() {
+            for (id, mode) in m {
+                if let Some(mode) = mode.as_str() {
+                    out.insert(id.clone(), mode.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The manifest of a merge, `runs/<merge-id>.json`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct MergeSummary {
@@ -48,6 +83,11 @@ pub struct MergeSummary {
     /// Every process run the merged reports hold, once each (also in each Parquet file's
     /// `logveil.source_runs` metadata).
     pub source_runs: Vec<String>,
+    /// The visitor-salt mode of each source run (`shared-secret`, `random-daily`, or
+    /// `unknown` when its manifest was not found).
+    pub run_salts: BTreeMap<String, String>,
+    /// What the reader should know: sketches that cannot match across runs.
+    pub warnings: Vec<String>,
     pub reports: Vec<String>,
     pub rules: Rules,
     /// What the rules folded into `(other)` rows after merging, per table.
@@ -84,8 +124,14 @@ pub fn run(opts: &Options) -> Result<MergeSummary> {
     let mut raw = RawTables::default();
     let mut inputs = Vec::new();
     let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut salts = BTreeMap::new();
     for dir in &opts.inputs {
         let t = tree::read(dir)?;
+        let known = run_salts(dir);
+        for run in &t.runs {
+            let mode = known.get(run).map_or("unknown", String::as_str);
+            salts.insert(run.clone(), mode.to_string());
+        }
         if t.files.is_empty() {
             return Err(Error::Usage(format!(
                 "{} holds no report file under reports/",
@@ -110,6 +156,20 @@ pub fn run(opts: &Options) -> Result<MergeSummary> {
         raw.merge(t.raw);
     }
     let source_runs: BTreeSet<String> = seen.into_keys().collect();
+    let random: Vec<&str> = salts
+        .iter()
+        .filter(|(_, m)| *m == "random-daily")
+        .map(|(r, _)| r.as_str())
+        .collect();
+    let mut warnings = Vec::new();
+    if source_runs.len() > 1 && !random.is_empty() {
+        warnings.push(format!(
+            "runs {} used random daily salts: their visitor sketches cannot match other runs', \
+             so a visitor seen by several runs is counted once per run (run servers with a \
+             shared --salt-file)",
+            random.join(", ")
+        ));
+    }
     let tables = publish::apply(raw, opts.rules);
     let run_id = manifest::new_run_id(opts.now);
     let list = source_runs.iter().cloned().collect::<Vec<_>>().join(",");
@@ -130,6 +190,8 @@ pub fn run(opts: &Options) -> Result<MergeSummary> {
             .unwrap_or_default(),
         inputs,
         source_runs: source_runs.into_iter().collect(),
+        run_salts: salts,
+        warnings,
         reports: files
             .iter()
             .map(|p| p.strip_prefix(&opts.out).unwrap_or(p).display().to_string())
@@ -144,6 +206,9 @@ pub fn run(opts: &Options) -> Result<MergeSummary> {
 /// The human summary printed on stderr.
 pub fn human(s: &MergeSummary) -> String {
     let mut out = String::new();
+    for w in &s.warnings {
+        out += &format!("warning: {w}\n");
+    }
     for i in &s.inputs {
         out += &format!(
             "input {}: {} runs, {} report files\n",

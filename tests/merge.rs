@@ -302,6 +302,17 @@ fn a_run_held_twice_is_refused() {
     expected.sort();
     assert_eq!(runs, expected);
     assert_eq!(tree::read(&ab).unwrap().runs.len(), 2);
+    // Both runs shared a salt file: nothing to warn of, and a merge of the merge knows it.
+    assert_eq!(manifest["warnings"], serde_json::json!([]));
+    let (code, abc, err) = merge(&[&ab, &s.parts[2]], &d.join("abc"), "0");
+    assert_eq!(code, 0, "{err}");
+    let salts: Vec<&str> = abc["run_salts"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(salts, ["shared-secret"; 3]);
     // (inputs, what the error must say)
     let cases: Vec<(Vec<&Path>, &str)> = vec![
         (vec![&s.parts[0], &s.parts[0]], "counted twice"),
