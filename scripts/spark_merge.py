@@ -28,6 +28,7 @@ def main():
         SparkSession.builder.master("local[2]")
         .appName("logveil-merge")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
         .getOrCreate()
     )

@@ -57,7 +57,7 @@ check() { # NAME COMMAND...
   shift
   if "$@" >"$WORK/$name.log" 2>&1; then
     passed=$((passed + 1))
-    grep -h '^PASS' "$WORK/$name.log" || echo "PASS  $name"
+    grep -h -o 'PASS  .*' "$WORK/$name.log" || echo "PASS  $name"
   else
     failed=$((failed + 1))
     echo "FAIL  $name; last lines of its output:"
