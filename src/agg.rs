@@ -121,6 +121,26 @@ impl Visitors {
         self.sketch.is_none() && self.union.is_none()
     }
 
+    /// Visitors of a stored sketch (read back from a report). A sketch of another size or
+    /// type than logveil's own goes through a union, so it merges and serialises as ours.
+    pub fn from_sketch(s: HllSketch) -> Visitors {
+        if s.is_empty() {
+            Visitors::default()
+        } else if s.lg_config_k() == Self::LG_K && s.target_type() == HllType::Hll8 {
+            Visitors {
+                sketch: Some(Box::new(s)),
+                union: None,
+            }
+        } else {
+            let mut u = HllUnion::new(Self::LG_K).expect("lg_k 12 is valid");
+            u.update(&s);
+            Visitors {
+                sketch: None,
+                union: Some(Box::new(u)),
+            }
+        }
+    }
+
     /// Unions `other` into `self`.
     pub fn merge(&mut self, other: Visitors) {
         if other.is_empty() {

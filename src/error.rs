@@ -23,6 +23,18 @@ pub enum Error {
     UnsafeOutput { path: PathBuf, reason: String },
     #[error("parquet {path}: {reason}")]
     Parquet { path: PathBuf, reason: String },
+    /// A report file that cannot be read back (unknown schema version, foreign columns).
+    #[error("report {path}: {reason}")]
+    Report { path: PathBuf, reason: String },
+    /// The same run would be counted twice.
+    #[error(
+        "run {run} would be counted twice: it is held by {first} and by {second}; merge each run once"
+    )]
+    DuplicateRun {
+        run: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
     #[error("invalid option: {0}")]
     Usage(String),
     /// A bug: a worker thread panicked. Never caused by input.
@@ -50,6 +62,6 @@ impl Error {
     }
     /// True for errors the user caused with their options (exit code 2).
     pub fn is_usage(&self) -> bool {
-        matches!(self, Error::Usage(_))
+        matches!(self, Error::Usage(_) | Error::DuplicateRun { .. })
     }
 }

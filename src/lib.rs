@@ -9,6 +9,7 @@ pub mod diag;
 pub mod error;
 pub mod geo;
 pub mod manifest;
+pub mod merge;
 pub mod parse;
 pub mod pipeline;
 pub mod publish;
@@ -17,6 +18,7 @@ pub mod scrub;
 pub mod source;
 pub mod store;
 pub mod timeopt;
+pub mod tree;
 pub mod ua;
 pub mod visitors;
 

@@ -65,6 +65,10 @@ enum Command {
     /// Lines that do not parse are counted on stderr and never copied. Reads stdin when no
     /// FILE (or `-`) is given, line by line from a pipe (for Apache's piped `CustomLog`).
     Anonymise(AnonymiseArgs),
+    /// Merge the reports of several output trees (of `process` or earlier merges) into a new
+    /// tree: requests and bytes summed, visitor sketches unioned, then small-cell suppression
+    /// and the top-N bounds applied. A run held by two inputs is refused.
+    Merge(MergeArgs),
     /// Delete expired diagnostics and visitor salts now.
     Purge {
         /// Output tree.
@@ -159,6 +163,29 @@ struct ProcessArgs {
     /// scrubbed, lines that do not parse left out. Published with the reports.
     #[arg(long, value_name = "DIR")]
     anonymised_log: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct MergeArgs {
+    /// Output trees to merge (each with reports/).
+    #[arg(required = true, value_name = "DIR")]
+    dirs: Vec<PathBuf>,
+    /// The merged tree (reports/ and runs/); must not hold reports yet.
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Rows with fewer distinct visitors than this are folded into `(other)` rows after
+    /// merging; 0 for a merge that will be merged again.
+    #[arg(long, default_value_t = 10)]
+    k_min: u64,
+    /// Pages kept per day in pages_daily.
+    #[arg(long, default_value_t = 1000)]
+    top_pages: usize,
+    /// Referrer hosts kept per day in referrers_daily.
+    #[arg(long, default_value_t = 500)]
+    top_referrers: usize,
+    /// Print the merge manifest as JSON on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 /// What is kept of request targets and other strings that reach analysts.
@@ -265,6 +292,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Anonymise(a) => anonymise(a, cli.quiet),
+        Command::Merge(a) => {
+            let s = logveil::merge::run(&logveil::merge::Options {
+                inputs: a.dirs,
+                out: a.out,
+                rules: Rules {
+                    k_min: a.k_min,
+                    top_pages: a.top_pages,
+                    top_referrers: a.top_referrers,
+                },
+                now,
+            })?;
+            if !cli.quiet {
+                eprint!("{}", logveil::merge::human(&s));
+            }
+            if a.json {
+                println!("{}", serde_json::to_string(&s)?);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Purge { out } => {
             let r = logveil::diag::purge(&out, now)?;
             let salts = logveil::visitors::purge_salts(&out, now)?;

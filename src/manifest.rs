@@ -192,14 +192,15 @@ pub(crate) fn summarise(p: SummaryParts<'_>) -> RunSummary {
 
 /// Writes `runs/<run-id>.json`.
 pub fn write(out: &Path, summary: &RunSummary) -> Result<()> {
+    write_json(out, &summary.run_id, summary)
+}
+
+/// Writes any manifest (a run's, a merge's) as `runs/<id>.json`.
+pub fn write_json<T: serde::Serialize>(out: &Path, id: &str, manifest: &T) -> Result<()> {
     let dir = out.join("runs");
     store::ensure_dir(&dir, store::PUBLIC_DIR)?;
-    let json = serde_json::to_vec_pretty(summary).expect("summary serialises");
-    store::write_file(
-        &dir.join(format!("{}.json", summary.run_id)),
-        store::PUBLIC_FILE,
-        &json,
-    )?;
+    let json = serde_json::to_vec_pretty(manifest).expect("manifest serialises");
+    store::write_file(&dir.join(format!("{id}.json")), store::PUBLIC_FILE, &json)?;
     Ok(())
 }
 

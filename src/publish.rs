@@ -1,6 +1,7 @@
-//! Publishing rules: turns a run's merged accumulator into the rows analysts see, applying the
-//! top-N bounds and small-cell suppression by folding rows into explicit `(other)` rows of their
-//! parent. Owns those rules and their statistics; does no I/O and never drops a request (every
+//! Publishing rules, in two stages: a merged accumulator (or report trees read back) becomes
+//! mergeable raw rows ([`RawTables`]), and [`apply`] turns them into the rows analysts see,
+//! applying the top-N bounds and small-cell suppression by folding rows into explicit
+//! `(other)` rows of their parent. Owns those rules and their statistics; does no I/O and never drops a request (every
 //! fold keeps sums and unions sketches).
 
 use std::collections::BTreeMap;
@@ -52,7 +53,71 @@ pub struct Folded {
 }
 
 /// Rows of `traffic_hourly`: hour since the epoch, vhost, status class, method, totals.
-pub type TrafficRow = (i64, String, &'static str, &'static str, Totals);
+pub type TrafficRow = (i64, String, String, String, Totals);
+
+/// Key of a raw row: the day since the epoch (the hour, for `traffic_hourly`) and the row's
+/// dimensions as strings, in the order of the table's columns. Boolean dimensions are
+/// `true`/`false`.
+pub type RawKey = (i64, Vec<String>);
+
+/// Every row of every report table, before any publishing rule: no top-N bound, no
+/// suppression, nothing folded (except what an accumulator's memory bound folded, counted in
+/// `bounded`). It is what a run publishes from, and what is read back from report trees to
+/// republish or merge them.
+///
+/// Raw tables form a commutative monoid under [`RawTables::merge`]: totals are summed and
+/// visitor sketches unioned ([`crate::agg::Visitors::merge`]), row by row, so merging is
+/// associative and commutative, and [`apply`] after merging gives the same tables whatever the
+/// grouping. Merging the same rows twice counts their requests twice: callers that merge
+/// stored runs must refuse a run they already hold.
+#[derive(Debug, Clone, Default)]
+pub struct RawTables {
+    /// `[continent, country]` per day.
+    pub geo_daily: BTreeMap<RawKey, Cell>,
+    /// `[vhost, status_class, method]` per hour since the epoch (no visitors).
+    pub traffic_hourly: BTreeMap<RawKey, Totals>,
+    /// `[vhost, path, status_class]` per day.
+    pub pages_daily: BTreeMap<RawKey, Cell>,
+    /// `[referrer_host]` per day.
+    pub referrers_daily: BTreeMap<RawKey, Cell>,
+    /// `[browser, browser_major, os, device, bot]` per day.
+    pub agents_daily: BTreeMap<RawKey, Cell>,
+    /// Rows and requests folded by an accumulator's memory bound, per table.
+    pub bounded: BTreeMap<&'static str, (u64, u64)>,
+}
+
+fn merge_cells(into: &mut BTreeMap<RawKey, Cell>, from: BTreeMap<RawKey, Cell>) {
+    for (k, c) in from {
+        into.entry(k).or_default().merge(c);
+    }
+}
+
+impl RawTables {
+    /// Adds every row of `other` to `self`: sums of totals, unions of sketches.
+    pub fn merge(&mut self, other: RawTables) {
+        merge_cells(&mut self.geo_daily, other.geo_daily);
+        for (k, t) in other.traffic_hourly {
+            self.traffic_hourly.entry(k).or_default().merge(t);
+        }
+        merge_cells(&mut self.pages_daily, other.pages_daily);
+        merge_cells(&mut self.referrers_daily, other.referrers_daily);
+        merge_cells(&mut self.agents_daily, other.agents_daily);
+        for (t, (rows, requests)) in other.bounded {
+            let b = self.bounded.entry(t).or_default();
+            b.0 += rows;
+            b.1 += requests;
+        }
+    }
+
+    /// Whether no table has a row.
+    pub fn is_empty(&self) -> bool {
+        self.geo_daily.is_empty()
+            && self.traffic_hourly.is_empty()
+            && self.pages_daily.is_empty()
+            && self.referrers_daily.is_empty()
+            && self.agents_daily.is_empty()
+    }
+}
 
 /// Every table of a run, ready to write.
 #[derive(Debug, Default)]
@@ -69,102 +134,121 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+fn add(map: &mut BTreeMap<RawKey, Cell>, day: i64, dims: Vec<String>, c: &Cell) {
+    map.entry((day, dims)).or_default().merge(c.clone());
+}
+
+/// Every row of a merged accumulator, unfolded.
+pub fn raw(acc: &Accumulator) -> RawTables {
+    let mut t = RawTables::default();
+    for ((day, place), c) in &acc.geo {
+        let dims = vec![
+            place.continent_str().into_owned(),
+            place.country_str().into_owned(),
+        ];
+        add(&mut t.geo_daily, *day, dims, c);
+    }
+    for ((hour, vhost, class, method), tot) in &acc.hourly {
+        let dims = vec![
+            text(acc.vhosts.name(*vhost)),
+            status_class_name(*class).to_string(),
+            METHODS[*method as usize].to_string(),
+        ];
+        t.traffic_hourly
+            .entry((*hour, dims))
+            .or_default()
+            .merge(*tot);
+    }
+    for ((day, vhost, _, class), name, c) in acc.pages.named() {
+        let dims = vec![
+            text(acc.vhosts.name(*vhost)),
+            text(name),
+            status_class_name(*class).to_string(),
+        ];
+        add(&mut t.pages_daily, *day, dims, c);
+    }
+    for ((day, _), name, c) in acc.referrers.named() {
+        add(&mut t.referrers_daily, *day, vec![text(name)], c);
+    }
+    for ((day, id), c) in &acc.agents {
+        let a = &acc.agent_classes[*id as usize];
+        let dims = vec![
+            a.browser.clone(),
+            a.major.clone(),
+            a.os.clone(),
+            a.device.as_str().to_string(),
+            a.bot.to_string(),
+        ];
+        add(&mut t.agents_daily, *day, dims, c);
+    }
+    t.bounded.insert(
+        "pages_daily",
+        (acc.pages.purged_rows, acc.pages.purged_requests),
+    );
+    t.bounded.insert(
+        "referrers_daily",
+        (acc.referrers.purged_rows, acc.referrers.purged_requests),
+    );
+    t
+}
+
+fn rows(map: BTreeMap<RawKey, Cell>) -> Vec<Row> {
+    map.into_iter()
+        .map(|((day, dims), cell)| Row { day, dims, cell })
+        .collect()
+}
+
 /// Applies the rules to a merged accumulator.
 pub fn tables(acc: &Accumulator, rules: Rules) -> Tables {
-    let mut t = Tables::default();
+    apply(raw(acc), rules)
+}
 
-    let geo: Vec<Row> = acc
-        .geo
-        .iter()
-        .map(|((day, place), c)| Row {
-            day: *day,
-            dims: vec![
-                place.continent_str().into_owned(),
-                place.country_str().into_owned(),
-            ],
-            cell: c.clone(),
-        })
-        .collect();
+/// Applies the publishing rules to raw rows: the top-N bounds of pages and referrers, then
+/// small-cell suppression of every table with visitors, folding into `(other)` rows.
+pub fn apply(raw: RawTables, rules: Rules) -> Tables {
+    let mut t = Tables::default();
+    let bounded = |name: &str| {
+        let (bounded_rows, bounded_requests) = raw.bounded.get(name).copied().unwrap_or_default();
+        Folded {
+            bounded_rows,
+            bounded_requests,
+            ..Folded::default()
+        }
+    };
+    let (fp, fr) = (bounded("pages_daily"), bounded("referrers_daily"));
+
     let mut f = Folded::default();
-    t.geo_daily = suppress(geo, rules.k_min, geo_parent, &mut f);
+    t.geo_daily = suppress(rows(raw.geo_daily), rules.k_min, geo_parent, &mut f);
     t.folded.insert("geo_daily", f);
 
-    t.traffic_hourly = acc
-        .hourly
-        .iter()
-        .map(|((hour, vhost, class, method), tot)| {
-            (
-                *hour,
-                text(acc.vhosts.name(*vhost)),
-                status_class_name(*class),
-                METHODS[*method as usize],
-                *tot,
-            )
+    t.traffic_hourly = raw
+        .traffic_hourly
+        .into_iter()
+        .map(|((hour, mut d), tot)| {
+            let method = d.pop().unwrap_or_default();
+            let class = d.pop().unwrap_or_default();
+            let vhost = d.pop().unwrap_or_default();
+            (hour, vhost, class, method, tot)
         })
         .collect();
-    t.traffic_hourly
-        .sort_by(|a, b| (a.0, &a.1, a.2, a.3).cmp(&(b.0, &b.1, b.2, b.3)));
 
-    let pages: Vec<Row> = acc
-        .pages
-        .named()
-        .map(|((day, vhost, _, class), name, c)| Row {
-            day: *day,
-            dims: vec![
-                text(acc.vhosts.name(*vhost)),
-                text(name),
-                status_class_name(*class).to_string(),
-            ],
-            cell: c.clone(),
-        })
-        .collect();
-    let mut f = Folded {
-        bounded_rows: acc.pages.purged_rows,
-        bounded_requests: acc.pages.purged_requests,
-        ..Folded::default()
-    };
-    let pages = top_n(pages, rules.top_pages, page_parent, &mut f);
+    let mut f = fp;
+    let pages = top_n(rows(raw.pages_daily), rules.top_pages, page_parent, &mut f);
     t.pages_daily = suppress(pages, rules.k_min, page_parent, &mut f);
     t.folded.insert("pages_daily", f);
 
-    let refs: Vec<Row> = acc
-        .referrers
-        .named()
-        .map(|((day, _), name, c)| Row {
-            day: *day,
-            dims: vec![text(name)],
-            cell: c.clone(),
-        })
-        .collect();
-    let mut f = Folded {
-        bounded_rows: acc.referrers.purged_rows,
-        bounded_requests: acc.referrers.purged_requests,
-        ..Folded::default()
-    };
-    let refs = top_n(refs, rules.top_referrers, referrer_parent, &mut f);
+    let mut f = fr;
+    let refs = top_n(
+        rows(raw.referrers_daily),
+        rules.top_referrers,
+        referrer_parent,
+        &mut f,
+    );
     t.referrers_daily = suppress(refs, rules.k_min, referrer_parent, &mut f);
     t.folded.insert("referrers_daily", f);
 
-    let agents: Vec<Row> = acc
-        .agents
-        .iter()
-        .map(|((day, id), c)| {
-            let a = &acc.agent_classes[*id as usize];
-            Row {
-                day: *day,
-                dims: vec![
-                    a.browser.clone(),
-                    a.major.clone(),
-                    a.os.clone(),
-                    a.device.as_str().to_string(),
-                    a.bot.to_string(),
-                ],
-                cell: c.clone(),
-            }
-        })
-        .collect();
     let mut f = Folded::default();
-    t.agents_daily = suppress(agents, rules.k_min, agent_parent, &mut f);
+    t.agents_daily = suppress(rows(raw.agents_daily), rules.k_min, agent_parent, &mut f);
     t.folded.insert("agents_daily", f);
     t
 }
@@ -449,7 +533,78 @@ mod tests {
         );
     }
 
+    /// Raw tables of `rows` (country index, visitors range start, visitors, requests).
+    fn raw_of(rows: &[(u8, u32, u32, u64)]) -> RawTables {
+        let mut t = RawTables::default();
+        for &(c, start, v, extra) in rows {
+            let dims = vec!["EU".to_string(), format!("C{c}")];
+            t.geo_daily
+                .entry((1, dims.clone()))
+                .or_default()
+                .merge(cell(v as u64 + extra, start..start + v));
+            t.pages_daily
+                .entry((1, vec!["h".into(), format!("/p{c}"), "2xx".into()]))
+                .or_default()
+                .merge(cell(v as u64 + extra, start..start + v));
+            t.traffic_hourly
+                .entry((24, vec!["h".into(), "2xx".into(), "GET".into()]))
+                .or_default()
+                .merge(Totals {
+                    requests: extra,
+                    bytes: extra * 3,
+                });
+        }
+        t
+    }
+
+    /// What a published table shows, with the order-independent estimate of each sketch.
+    fn shown(t: &Tables) -> Vec<(Vec<String>, u64, u64, u64)> {
+        let rows = t.geo_daily.iter().chain(&t.pages_daily);
+        let mut v: Vec<_> = rows
+            .map(|r| {
+                (
+                    r.dims.clone(),
+                    r.cell.totals.requests,
+                    r.cell.totals.bytes,
+                    r.cell.visitors.sketch().composite_estimate().round() as u64,
+                )
+            })
+            .collect();
+        v.extend(t.traffic_hourly.iter().map(|r| {
+            (
+                vec![r.1.clone(), r.2.clone(), r.3.clone()],
+                r.4.requests,
+                r.4.bytes,
+                0,
+            )
+        }));
+        v
+    }
+
     proptest! {
+        #[test]
+        fn raw_merge_is_associative_and_commutative(
+            a in proptest::collection::vec((0u8..5, 0u32..200, 1u32..30, 0u64..20), 0..10),
+            b in proptest::collection::vec((0u8..5, 0u32..200, 1u32..30, 0u64..20), 0..10),
+            c in proptest::collection::vec((0u8..5, 0u32..200, 1u32..30, 0u64..20), 0..10),
+            k in 0u64..12,
+        ) {
+            let rules = Rules { k_min: k, top_pages: 3, top_referrers: 3 };
+            let mut ab_c = raw_of(&a);
+            ab_c.merge(raw_of(&b));
+            ab_c.merge(raw_of(&c));
+            let mut bc = raw_of(&b);
+            bc.merge(raw_of(&c));
+            let mut a_bc = raw_of(&a);
+            a_bc.merge(bc);
+            let mut cba = raw_of(&c);
+            cba.merge(raw_of(&b));
+            cba.merge(raw_of(&a));
+            let want = shown(&apply(ab_c, rules));
+            prop_assert_eq!(&want, &shown(&apply(a_bc, rules)));
+            prop_assert_eq!(&want, &shown(&apply(cba, rules)));
+        }
+
         #[test]
         fn suppression_keeps_sums_and_publishes_no_small_cell(
             cells in proptest::collection::vec((0u8..4, 0u8..6, 1u32..30, 1u64..50), 0..40),

@@ -192,8 +192,12 @@ pub fn traffic_hourly(rows: &[TrafficRow]) -> Result<BTreeMap<String, RecordBatc
             Arc::new(StringArray::from_iter_values(
                 rows.iter().map(|r| r.1.as_str()),
             )),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.3))),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.2.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.3.as_str()),
+            )),
             Arc::new(UInt64Array::from_iter_values(
                 rows.iter().map(|r| r.4.requests),
             )),
@@ -239,6 +243,7 @@ fn write_table(
     table: &str,
     run_id: &str,
     batches: &BTreeMap<String, RecordBatch>,
+    extra: &[(String, String)],
 ) -> Result<Vec<AtomicFile>> {
     let mut files = Vec::new();
     for (date, batch) in batches {
@@ -255,7 +260,7 @@ fn write_table(
         let mut w = ArrowWriter::try_new(
             file,
             batch.schema(),
-            Some(writer_properties(table, run_id, Vec::new())),
+            Some(writer_properties(table, run_id, extra.to_vec())),
         )
         .map_err(perr)?;
         w.write(batch).map_err(perr)?;
@@ -267,9 +272,19 @@ fn write_table(
 /// Writes every report of a run. All files are written and flushed before the first one is
 /// renamed into place, so a failure (a full disk, say) publishes none of them.
 pub fn write_all(out: &Path, run_id: &str, tables: &Tables) -> Result<Vec<PathBuf>> {
+    write_all_with(out, run_id, tables, &[])
+}
+
+/// [`write_all`], with more key-value metadata in every file (a merge's source runs).
+pub fn write_all_with(
+    out: &Path,
+    run_id: &str,
+    tables: &Tables,
+    extra: &[(String, String)],
+) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for (name, b) in batches(tables)? {
-        files.extend(write_table(out, name, run_id, &b)?);
+        files.extend(write_table(out, name, run_id, &b, extra)?);
     }
     files.into_iter().map(AtomicFile::commit).collect()
 }
