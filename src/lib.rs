@@ -12,6 +12,7 @@ pub mod manifest;
 pub mod parse;
 pub mod pipeline;
 pub mod publish;
+pub mod report;
 pub mod reports;
 pub mod scrub;
 pub mod source;
