@@ -52,7 +52,7 @@ td{padding:5px 0;border-bottom:1px solid var(--line);text-align:right;white-spac
 tr:last-child td{border-bottom:0}
 td.l{overflow:hidden;text-overflow:ellipsis;padding-right:12px}
 td.l code{font:12.5px/1.3 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
-.num{width:86px}.pct{width:62px}
+.num{width:76px}.pct{width:56px}
 .bar{position:relative;height:6px;border-radius:3px;background:var(--line);margin-top:3px;overflow:hidden}
 .bar i{position:absolute;left:0;top:0;bottom:0;border-radius:3px;background:var(--accent)}
 .other td{color:var(--muted);font-style:italic}
@@ -141,9 +141,10 @@ fn ranked_table(
         let rest: u64 = rows[shown.len()..].iter().map(|r| r.requests).sum();
         let _ = write!(
             out,
-            "<p class=\"muted\">{} more, {} requests.</p>",
+            "<p class=\"muted\">{} more, {} request{}.</p>",
             group((rows.len() - shown.len()) as u64),
-            group(rest)
+            group(rest),
+            if rest == 1 { "" } else { "s" }
         );
     }
     out.push_str("</section>");

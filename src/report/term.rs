@@ -123,9 +123,10 @@ fn ranked_table(
     if rows.len() > shown.len() {
         let rest: u64 = rows[shown.len()..].iter().map(|r| r.requests).sum();
         o.note(&format!(
-            "  … {} more, {} requests",
+            "  … {} more, {} request{}",
             group((rows.len() - shown.len()) as u64),
-            group(rest)
+            group(rest),
+            if rest == 1 { "" } else { "s" }
         ));
     }
 }
@@ -135,17 +136,20 @@ fn days_table(o: &mut Out, s: &Summary) {
         return;
     }
     o.heading("Traffic per day");
-    // "  " date(10) " " requests(10) " " bytes(10) " " visitors(9) "  " bar
-    let fixed = 2 + 10 + 1 + 10 + 1 + 10 + 1 + 9;
+    // "  " date(10) " " requests(10) [" " bytes(10)] " " visitors(9) "  " bar; bytes are left
+    // out below 44 columns.
+    let bytes = o.width >= 44;
+    let fixed = 2 + 10 + 1 + 10 + 1 + 9 + if bytes { 11 } else { 0 };
     let bw = o.width.saturating_sub(fixed + 2);
-    let head = format!(
-        "  {} {} {} {}",
-        fit("date", 10, true),
-        right("requests", 10),
-        right("bytes", 10),
-        right("visitors", 9)
-    );
-    let head = o.paint("2", &head);
+    let row = |date: &str, requests: &str, b: &str, visitors: &str| {
+        let mut l = format!("  {} {}", fit(date, 10, true), right(requests, 10));
+        if bytes {
+            l.push_str(&format!(" {}", right(b, 10)));
+        }
+        l.push_str(&format!(" {}", right(visitors, 9)));
+        l
+    };
+    let head = o.paint("2", &row("date", "requests", "bytes", "visitors"));
     o.line(&head);
     let skip = s.days.len().saturating_sub(MAX_DAYS);
     if skip > 0 {
@@ -155,12 +159,11 @@ fn days_table(o: &mut Out, s: &Summary) {
     }
     let max = s.days.iter().map(|d| d.requests).max().unwrap_or(0);
     for d in &s.days[skip..] {
-        let mut l = format!(
-            "  {} {} {} {}",
-            fit(&d.date, 10, true),
-            right(&group(d.requests), 10),
-            right(&human_bytes(d.bytes), 10),
-            right(&group(d.visitors), 9)
+        let mut l = row(
+            &d.date,
+            &group(d.requests),
+            &human_bytes(d.bytes),
+            &group(d.visitors),
         );
         if bw >= 4 {
             l.push_str("  ");
@@ -169,12 +172,11 @@ fn days_table(o: &mut Out, s: &Summary) {
         o.line(l.trim_end());
     }
     if s.days.len() > 1 {
-        let l = format!(
-            "  {} {} {} {}",
-            fit("total", 10, true),
-            right(&group(s.requests), 10),
-            right(&human_bytes(s.bytes), 10),
-            right(&group(s.visitors), 9)
+        let l = row(
+            "total",
+            &group(s.requests),
+            &human_bytes(s.bytes),
+            &group(s.visitors),
         );
         let l = o.paint("1", &l);
         o.line(&l);
@@ -201,12 +203,26 @@ fn suppression(o: &mut Out, s: &Summary) {
         s.runs,
         if s.runs == 1 { "" } else { "s" }
     ));
-    // "  " table(16) then three groups of " " rows(6) " " requests(10)
+    let counts = |f: &super::FoldedSum| {
+        [
+            (f.suppressed_rows, f.suppressed_requests),
+            (f.top_n_rows, f.top_n_requests),
+            (f.bounded_rows, f.bounded_requests),
+        ]
+    };
+    if o.width < 2 + 8 + 3 * 18 {
+        // Narrow: one line per table, rows/requests of each kind of fold.
+        o.note("  rows/requests below k-min, beyond top-N, past the memory bound");
+        for (table, f) in &s.folded {
+            let c = counts(f).map(|(r, q)| format!("{}/{}", group(r), group(q)));
+            let l = format!("  {table}: {}", c.join("  "));
+            o.line(&safe::truncate(&l, o.width));
+        }
+        return;
+    }
+    // "  " table(8..16) then three groups of " " rows(6) " " requests(10)
     let groups = ["below k-min", "beyond top-N", "memory bound"];
-    let tw = o
-        .width
-        .saturating_sub(2 + 3 * 18)
-        .clamp(8, 16 + o.width.saturating_sub(80));
+    let tw = o.width.saturating_sub(2 + 3 * 18).min(16);
     let mut h1 = format!("  {}", " ".repeat(tw));
     let mut h2 = format!("  {}", fit("table", tw, true));
     for g in groups {
@@ -218,11 +234,7 @@ fn suppression(o: &mut Out, s: &Summary) {
     o.line(&h2);
     for (table, f) in &s.folded {
         let mut l = format!("  {}", fit(table, tw, true));
-        for (rows, req) in [
-            (f.suppressed_rows, f.suppressed_requests),
-            (f.top_n_rows, f.top_n_requests),
-            (f.bounded_rows, f.bounded_requests),
-        ] {
+        for (rows, req) in counts(f) {
             l.push_str(&format!(
                 " {} {}",
                 right(&group(rows), 6),
