@@ -170,6 +170,12 @@ fn html_page_is_self_contained_and_escaped() {
         "escaped script target missing"
     );
     assert!(html.contains("東京"), "CJK text missing");
+    for chart in ["requests per hour", "requests by country"] {
+        assert!(
+            html.contains(&format!("aria-label=\"{chart}\"")),
+            "{chart} chart missing"
+        );
+    }
     assert_eq!(controls(&html).len(), 0, "control characters in the page");
     // Every element opened is closed (a rough structure check of the page's own markup).
     for tag in ["section", "table", "svg", "div", "main", "ul"] {

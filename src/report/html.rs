@@ -37,6 +37,11 @@ h2{font-size:13px;text-transform:uppercase;letter-spacing:.06em;color:var(--mute
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:16px}
 .grid>.card{margin-bottom:0}
 .row{margin-bottom:16px}
+.geo{grid-template-columns:minmax(0,3fr) minmax(300px,2fr)}
+@media (max-width:900px){.geo{grid-template-columns:1fr}}
+.maplegend{display:flex;flex-wrap:wrap;align-items:center;gap:4px;margin-top:10px;font-size:12px;color:var(--muted)}
+.maplegend i{display:inline-block;width:22px;height:10px;border-radius:2px}
+.maplegend span{margin:0 6px}
 svg{display:block;width:100%;height:auto}
 svg text{fill:var(--muted);font-size:11px;font-family:inherit}
 .grid-line{stroke:var(--line);stroke-width:1}
@@ -353,6 +358,82 @@ fn status_card(out: &mut String, s: &Summary) {
     out.push_str("</section>");
 }
 
+/// Requests by country on the tile-grid map ([`super::tiles`]): each square's opacity grows
+/// with the logarithm of its requests.
+fn map_card(out: &mut String, s: &Summary) {
+    out.push_str("<section class=\"card\"><h2>Where requests come from</h2>");
+    let by: std::collections::HashMap<&str, u64> = s
+        .countries
+        .iter()
+        .map(|r| (r.label.as_str(), r.requests))
+        .collect();
+    let tiles = super::tiles::tiles();
+    let total: u64 = s.countries.iter().map(|r| r.requests).sum();
+    let on_map: u64 = tiles.iter().filter_map(|t| by.get(t.0)).sum();
+    let max = tiles
+        .iter()
+        .filter_map(|t| by.get(t.0))
+        .max()
+        .copied()
+        .unwrap_or(0);
+    let (cols, rows) = super::tiles::size();
+    let (cell, gap) = (32.0, 3.0);
+    let _ = write!(
+        out,
+        "<svg class=\"map\" viewBox=\"0 0 {} {}\" role=\"img\" aria-label=\"requests by country\">",
+        cols as f64 * (cell + gap),
+        rows as f64 * (cell + gap)
+    );
+    let scale = |v: u64| {
+        if max == 0 || v == 0 {
+            0.0
+        } else {
+            ((1.0 + v as f64).ln() / (1.0 + max as f64).ln()).clamp(0.0, 1.0)
+        }
+    };
+    for &(code, col, row) in &tiles {
+        let v = by.get(code).copied().unwrap_or(0);
+        let t = scale(v);
+        let (x, y) = (col as f64 * (cell + gap), row as f64 * (cell + gap));
+        let fill = if v == 0 {
+            "fill=\"var(--line)\"".to_string()
+        } else {
+            format!(
+                "fill=\"var(--accent)\" fill-opacity=\"{:.2}\"",
+                0.18 + 0.82 * t
+            )
+        };
+        let ink = if t > 0.55 { "#fff" } else { "var(--muted)" };
+        let _ = write!(
+            out,
+            "<g><title>{}: {} request{}</title><rect x=\"{x}\" y=\"{y}\" width=\"{cell}\" height=\"{cell}\" rx=\"4\" {fill}/><text x=\"{}\" y=\"{}\" text-anchor=\"middle\" style=\"fill:{ink};font-size:10px;font-weight:600\">{}</text></g>",
+            html(code),
+            group(v),
+            if v == 1 { "" } else { "s" },
+            x + cell / 2.0,
+            y + cell / 2.0 + 3.5,
+            html(code)
+        );
+    }
+    out.push_str("</svg><div class=\"maplegend\"><span>fewer</span>");
+    for t in [0.0, 0.25, 0.5, 0.75, 1.0] {
+        let _ = write!(
+            out,
+            "<i style=\"background:var(--accent);opacity:{:.2}\"></i>",
+            0.18 + 0.82 * t
+        );
+    }
+    let _ = write!(out, "<span>more requests (log scale)</span>");
+    if total > on_map {
+        let _ = write!(
+            out,
+            "<span class=\"muted\" style=\"margin-left:auto\">{} of requests from places not on the map (unknown, proxies, small countries)</span>",
+            percent(total - on_map, total)
+        );
+    }
+    out.push_str("</div></section>");
+}
+
 fn suppression_card(out: &mut String, s: &Summary) {
     out.push_str("<section class=\"card\"><h2>Suppression</h2>");
     if s.runs == 0 {
@@ -456,7 +537,8 @@ pub fn render(s: &Summary, opts: &Options) -> String {
     out.push_str("</section>");
     time_chart(&mut out, s);
 
-    out.push_str("<div class=\"grid row\">");
+    out.push_str("<div class=\"grid geo row\">");
+    map_card(&mut out, s);
     let geo_total = s.countries.iter().map(|r| r.requests).sum();
     ranked_table(
         &mut out,
@@ -468,7 +550,7 @@ pub fn render(s: &Summary, opts: &Options) -> String {
         true,
         false,
     );
-    out.push_str("<div>");
+    out.push_str("</div><div class=\"grid row\">");
     status_card(&mut out, s);
     let cont_total = s.continents.iter().map(|r| r.requests).sum();
     ranked_table(
@@ -481,7 +563,7 @@ pub fn render(s: &Summary, opts: &Options) -> String {
         true,
         false,
     );
-    out.push_str("</div></div>");
+    out.push_str("</div>");
 
     out.push_str("<div class=\"grid row\">");
     let pages: Vec<Ranked> = s

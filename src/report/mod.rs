@@ -7,6 +7,7 @@
 pub mod html;
 pub mod safe;
 pub mod term;
+pub mod tiles;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
