@@ -188,6 +188,45 @@ fn html_page_is_self_contained_and_escaped() {
     assert_eq!(mode, 0o644);
 }
 
+/// The first number after `label` on the line starting with `  label`.
+fn figures(text: &str, label: &str) -> Vec<String> {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&format!("  {label} ")))
+        .unwrap_or_else(|| panic!("no {label} line in\n{text}"));
+    line.split_whitespace()
+        .skip(1)
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn part_files_of_a_day_are_summed_and_sketches_unioned() {
+    let dir = tree();
+    let out = dir.path().join("out");
+    let once = report(&out, "80", &[]);
+    // The same log again, under the same salt: a second part file per day and table.
+    logveil()
+        .args(["--now", NOW, "--quiet", "process"])
+        .arg(data("access.log"))
+        .arg("--out")
+        .arg(&out)
+        .arg("--salt-file")
+        .arg(data("salt"))
+        .args(["--k-min", "0"])
+        .assert()
+        .success();
+    let twice = report(&out, "80", &[]);
+    for label in ["2026-10-05", "total"] {
+        let (a, b) = (figures(&once, label), figures(&twice, label));
+        let n = |s: &str| s.replace(',', "").parse::<u64>().unwrap();
+        assert_eq!(n(&b[0]), 2 * n(&a[0]), "{label} requests: {a:?} then {b:?}");
+        // The same visitors on the same day, unioned: the estimate stays.
+        assert_eq!(b[3], a[3], "{label} visitors: {a:?} then {b:?}");
+    }
+    assert!(twice.contains("2 runs, k-min 0"), "{twice}");
+}
+
 #[test]
 fn missing_tree_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
