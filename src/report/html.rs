@@ -122,7 +122,7 @@ fn ranked_table(
         } else {
             html_cut(&r.label, MAX_LABEL)
         };
-        let detail = if r.detail.is_empty() {
+        let detail = if r.detail.is_empty() || r.detail == r.label {
             String::new()
         } else {
             format!(" <span class=\"muted\">{}</span>", html_cut(&r.detail, 60))

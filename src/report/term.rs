@@ -100,7 +100,7 @@ fn ranked_table(
     let shown: Vec<&Ranked> = rows.iter().take(top).collect();
     let max = shown.iter().map(|r| r.requests).max().unwrap_or(0);
     for r in &shown {
-        let label = if r.detail.is_empty() || label_cols.is_none() {
+        let label = if r.detail.is_empty() || r.detail == r.label || label_cols.is_none() {
             r.label.clone()
         } else {
             format!("{} {}", r.label, r.detail)
