@@ -59,9 +59,11 @@ EOF
 chrome=(chromium --headless --no-sandbox --disable-gpu --no-first-run
   --disable-background-networking --disable-component-update --disable-sync
   --user-data-dir="$profile" --hide-scrollbars)
+# A failure here shows in the checks below (no DOM, no picture).
 timeout 120 "${chrome[@]}" --window-size=1280,2600 --screenshot="$work/shot.png" \
-  "file://$work/report.html" >/dev/null 2>&1
-timeout 120 "${chrome[@]}" --dump-dom "file://$work/report.html" >"$work/dom.html" 2>/dev/null
+  "file://$work/report.html" >/dev/null 2>&1 || echo "chromium --screenshot exited $?"
+timeout 120 "${chrome[@]}" --dump-dom "file://$work/report.html" >"$work/dom.html" 2>/dev/null \
+  || echo "chromium --dump-dom exited $?"
 
 fail=0
 check() { # description, command...
