@@ -13,6 +13,7 @@ pub mod merge;
 pub mod parse;
 pub mod pipeline;
 pub mod publish;
+pub mod report;
 pub mod reports;
 pub mod scrub;
 pub mod source;

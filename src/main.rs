@@ -69,6 +69,10 @@ enum Command {
     /// tree: requests and bytes summed, visitor sketches unioned, then small-cell suppression
     /// and the top-N bounds applied. A run held by two inputs is refused.
     Merge(MergeArgs),
+    /// Show the reports of an output tree: traffic per day, countries, pages, referrers,
+    /// status classes, agents and what suppression folded; on the terminal, or as one
+    /// self-contained HTML page with --html.
+    Report(ReportArgs),
     /// Delete expired diagnostics and visitor salts now.
     Purge {
         /// Output tree.
@@ -214,6 +218,25 @@ impl ScrubArgs {
 }
 
 #[derive(Args)]
+struct ReportArgs {
+    /// Output tree holding reports/ and runs/.
+    #[arg(long, short, default_value = "logveil-out")]
+    out: PathBuf,
+    /// Write one self-contained HTML page to FILE instead of printing.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// First day to show (YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "DATE", value_parser = logveil::report::parse_date)]
+    since: Option<String>,
+    /// Last day to show (YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "DATE", value_parser = logveil::report::parse_date)]
+    until: Option<String>,
+    /// Rows shown of each ranked table.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+}
+
+#[derive(Args)]
 struct AnonymiseArgs {
     /// Input logs (plain, .gz or .zst); `-` or none reads standard input.
     #[arg(value_name = "FILE")]
@@ -311,6 +334,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Report(a) => report(a, cli.quiet),
         Command::Purge { out } => {
             let r = logveil::diag::purge(&out, now)?;
             let salts = logveil::visitors::purge_salts(&out, now)?;
@@ -393,6 +417,29 @@ fn process(a: ProcessArgs, now: i64, quiet: bool) -> anyhow::Result<ExitCode> {
             outcome.failed_inputs
         );
         return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(a: ReportArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal;
+    let opts = logveil::report::Options {
+        out: a.out,
+        since: a.since,
+        until: a.until,
+        top: a.top,
+        width: logveil::report::terminal_width(),
+        color: std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    };
+    match &a.html {
+        Some(dest) => {
+            let path = logveil::report::write_html(&opts, dest)?;
+            if !quiet {
+                eprintln!("report written to {}", path.display());
+            }
+        }
+        None => print!("{}", logveil::report::text(&opts)?),
     }
     Ok(ExitCode::SUCCESS)
 }

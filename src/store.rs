@@ -83,7 +83,7 @@ pub struct AtomicFile {
 impl AtomicFile {
     /// Starts writing `dest` with `mode`. The parent directory must exist.
     pub fn create(dest: &Path, mode: u32) -> Result<Self> {
-        let dir = dest.parent().unwrap_or(Path::new("."));
+        let dir = parent_dir(dest);
         let name = dest
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -118,7 +118,7 @@ impl AtomicFile {
         file.sync_all().map_err(|e| Error::output(&self.tmp, e))?;
         drop(file);
         fs::rename(&self.tmp, &self.dest).map_err(|e| Error::output(&self.dest, e))?;
-        sync_dir(self.dest.parent().unwrap_or(Path::new(".")))?;
+        sync_dir(parent_dir(&self.dest))?;
         Ok(self.dest.clone())
     }
 }
@@ -197,7 +197,7 @@ pub fn write_file(dest: &Path, mode: u32, bytes: &[u8]) -> Result<PathBuf> {
 pub fn remove_file(path: &Path) -> Result<bool> {
     match fs::remove_file(path) {
         Ok(()) => {
-            sync_dir(path.parent().unwrap_or(Path::new(".")))?;
+            sync_dir(parent_dir(path))?;
             Ok(true)
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
@@ -225,6 +225,14 @@ pub fn remove_stale_temps(dir: &Path) -> Result<usize> {
         }
     }
     Ok(removed)
+}
+
+/// The directory holding `path`: `.` for a bare file name (whose `parent()` is empty).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
 }
 
 fn sync_dir(dir: &Path) -> Result<()> {
@@ -262,6 +270,14 @@ mod tests {
         assert_eq!(fs::read(&dest).unwrap(), b"hello");
         assert_eq!(fs::metadata(&dest).unwrap().mode() & 0o777, 0o600);
         assert_eq!(fs::read_dir(&private).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn bare_file_name_is_written_in_the_current_directory() {
+        // Regression: `report --html page.html` failed to fsync the directory "".
+        assert_eq!(parent_dir(Path::new("page.html")), Path::new("."));
+        assert_eq!(parent_dir(Path::new("a/page.html")), Path::new("a"));
+        assert_eq!(parent_dir(Path::new("/page.html")), Path::new("/"));
     }
 
     #[test]
