@@ -8,15 +8,18 @@ pub mod checkformat;
 pub mod diag;
 pub mod error;
 pub mod geo;
+pub mod ledger;
 pub mod manifest;
 pub mod parse;
 pub mod pipeline;
 pub mod publish;
 pub mod reports;
+pub mod rotate;
 pub mod scrub;
 pub mod source;
 pub mod store;
 pub mod timeopt;
+pub mod txn;
 pub mod ua;
 pub mod visitors;
 
