@@ -37,6 +37,9 @@ pub struct InputSummary {
     /// identity of the input); absent for standard input.
     pub content_to: Option<u64>,
     pub content_blake3: Option<String>,
+    /// Bytes after the last newline of a plain file, left for a later run (an unterminated
+    /// line may still be being written).
+    pub pending_bytes: u64,
     pub read_mode: ReadMode,
     pub lines: u64,
     pub parsed: u64,
@@ -61,6 +64,7 @@ impl InputSummary {
             content_from: 0,
             content_to: None,
             content_blake3: None,
+            pending_bytes: 0,
             read_mode: ReadMode::Read,
             lines: 0,
             parsed: 0,
@@ -256,6 +260,12 @@ pub fn human(s: &RunSummary) -> String {
             "input {} ({} bytes, {how}): {} lines, {} parsed, {} rejected\n",
             i.path, i.size_bytes, i.lines, i.parsed, i.rejected
         );
+        if i.pending_bytes > 0 {
+            out += &format!(
+                "  {} bytes after its last newline are left for a later run (an unterminated line)\n",
+                i.pending_bytes
+            );
+        }
         if i.content_from > 0 {
             out += &format!(
                 "  read from byte {}: the bytes before it were processed by an earlier run\n",

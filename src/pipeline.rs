@@ -380,6 +380,10 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
                     content_from: src.start(),
                     content_to: digest.map(|d| d.0),
                     content_blake3: digest.map(|d| d.1.to_hex().to_string()),
+                    pending_bytes: ident
+                        .as_ref()
+                        .and_then(|id| id.resume.end.map(|e| id.file_len.saturating_sub(e)))
+                        .unwrap_or(0),
                     read_mode: src.mode(),
                     lines: acc.lines,
                     parsed: acc.parsed,

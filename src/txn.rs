@@ -162,6 +162,33 @@ impl Txn {
         for e in &self.external {
             moves.insert(state, e.clone());
         }
+        // Every file must be able to take its place: a destination taken by a directory, or a
+        // directory taken by a file, fails the run now rather than halfway through the moves.
+        for (_, to) in &moves {
+            let dest = if to.is_absolute() {
+                to.clone()
+            } else {
+                self.out.join(to)
+            };
+            if dest.is_dir() {
+                return Err(Error::UnsafeOutput {
+                    path: dest,
+                    reason: "is a directory".into(),
+                });
+            }
+            for a in dest.ancestors().skip(1) {
+                match fs::symlink_metadata(a) {
+                    Ok(m) if m.is_dir() => break,
+                    Ok(_) => {
+                        return Err(Error::UnsafeOutput {
+                            path: a.to_path_buf(),
+                            reason: "is not a directory".into(),
+                        });
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
         // Directories created while staging are made durable before the marker is.
         walk(&self.dir, &mut |p, is_dir| {
             if is_dir {
