@@ -451,7 +451,7 @@ fn process_inputs(
         use_mmap: !a.no_mmap,
         keep_going: a.keep_going,
         trusted_proxies: a.trusted_proxies.clone(),
-        custom_format: compile_format(&a)?,
+        custom_format: compile_format(a)?,
         max_line_bytes: a.max_line_bytes,
         chunk_size: a.chunk_size.max(4096),
         scrub: a.scrub.config(masks),

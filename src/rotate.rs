@@ -234,13 +234,9 @@ pub fn glob_match(pat: &[u8], name: &[u8]) -> bool {
 pub fn delete_raw(complete: &[(PathBuf, u64)]) -> Result<Vec<PathBuf>> {
     let mut deleted = Vec::new();
     for (path, len) in complete {
-        match std::fs::symlink_metadata(path) {
-            Ok(m) if m.is_file() && m.len() == *len => {
-                if crate::store::remove_file(path)? {
-                    deleted.push(path.clone());
-                }
-            }
-            _ => {}
+        let same = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() == *len);
+        if same && crate::store::remove_file(path)? {
+            deleted.push(path.clone());
         }
     }
     Ok(deleted)
