@@ -124,8 +124,6 @@ pub struct Source {
     released: Mutex<Released>,
     /// Content bytes skipped before the first chunk.
     start: u64,
-    /// The content hash of the skipped bytes, for a mapped input (ledger runs only).
-    prior: Option<blake3::Hasher>,
 }
 
 /// Which chunks of a mapped input have been processed: the end of each finished chunk beyond
@@ -135,6 +133,11 @@ struct Released {
     done: std::collections::BTreeMap<usize, usize>,
     next: usize,
     upto: usize,
+    /// The content hash (ledger runs), continued over the finished prefix before its pages
+    /// are released, so that hashing never maps them in again.
+    hash: Option<blake3::Hasher>,
+    /// Where the hash has got to.
+    hashed: usize,
 }
 
 /// A newline-aligned piece of an input. Every non-empty chunk but the last ends with `\n`.
@@ -258,9 +261,11 @@ impl Source {
                     size: Some(0),
                     compression: Compression::None,
                     compressed_size: None,
-                    released: Mutex::default(),
+                    released: Mutex::new(Released {
+                        hash: resume.prior,
+                        ..Released::default()
+                    }),
                     start: lo,
-                    prior: resume.prior,
                 });
             }
             // SAFETY: the mapping is read-only and private to this process. The remaining hazard
@@ -283,9 +288,11 @@ impl Source {
                 size: Some((hi - lo) as u64),
                 compression: Compression::None,
                 compressed_size: None,
-                released: Mutex::default(),
+                released: Mutex::new(Released {
+                    hash: resume.prior,
+                    ..Released::default()
+                }),
                 start: lo as u64,
-                prior: resume.prior,
             });
         }
         let size = meta.is_file().then_some(hi - lo);
@@ -334,7 +341,6 @@ impl Source {
             compressed_size: None,
             released: Mutex::default(),
             start: 0,
-            prior: None,
         }
     }
 
@@ -348,12 +354,19 @@ impl Source {
     /// every chunk has been taken.
     pub fn content_digest(&self) -> Option<(u64, blake3::Hash)> {
         match &self.backing {
-            Backing::Empty => self.prior.as_ref().map(|h| (self.start, h.finalize())),
-            Backing::Mapped(map, r) => self.prior.as_ref().map(|h| {
-                let mut h = h.clone();
-                h.update(&map[r.clone()]);
-                (self.start + r.len() as u64, h.finalize())
-            }),
+            Backing::Empty => {
+                let rel = self.released.lock().unwrap_or_else(|p| p.into_inner());
+                rel.hash.as_ref().map(|h| (self.start, h.finalize()))
+            }
+            Backing::Mapped(map, r) => {
+                let rel = self.released.lock().unwrap_or_else(|p| p.into_inner());
+                rel.hash.as_ref().map(|h| {
+                    // Whatever was not released (a chunk left unfinished) is hashed here.
+                    let mut h = h.clone();
+                    h.update(&map[r.clone()][rel.hashed..]);
+                    (self.start + r.len() as u64, h.finalize())
+                })
+            }
             Backing::Stream(state) => {
                 let st = state.lock().unwrap_or_else(|p| p.into_inner());
                 st.content
@@ -438,7 +451,7 @@ impl Source {
     /// Tells the kernel that a processed chunk's pages are no longer needed, so that resident
     /// memory stays flat however large the input is.
     pub fn release(&self, chunk: &Chunk<'_>) {
-        let (Backing::Mapped(map, r), ChunkBytes::Borrowed(b)) = (&self.backing, &chunk.bytes)
+        let (Backing::Mapped(map, range), ChunkBytes::Borrowed(b)) = (&self.backing, &chunk.bytes)
         else {
             return;
         };
@@ -455,6 +468,13 @@ impl Source {
                 r.next += 1;
                 r.upto = end;
             }
+            let (from, to) = (r.hashed, r.upto);
+            if let Some(h) = &mut r.hash
+                && to > from
+            {
+                h.update(&map[range.clone()][from..to]);
+                r.hashed = to;
+            }
             r.upto
         };
         // The finished prefix's last few chunks are released again each time: the kernel maps
@@ -463,8 +483,8 @@ impl Source {
         // Chunk offsets count from the start of the range read; pages before it are never
         // read through the mapping, so releasing them too is harmless.
         let page = page_size();
-        let from = (r.start + upto.saturating_sub(3 * self.chunk_size)) / page * page;
-        let end = (r.start + upto) / page * page;
+        let from = (range.start + upto.saturating_sub(3 * self.chunk_size)) / page * page;
+        let end = (range.start + upto) / page * page;
         if end > from {
             // SAFETY: MADV_DONTNEED on a read-only, file-backed mapping only drops page-table
             // entries of clean pages, and every byte of [from, end) lies in chunks that all
@@ -874,6 +894,41 @@ mod tests {
         };
         assert!(good > 0, "good bytes before the cut are delivered");
         assert!(err.to_string().contains("cut.log.gz"), "{err}");
+    }
+
+    #[test]
+    fn content_digest_covers_the_range_read_on_every_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.log");
+        let data: Vec<u8> = (0..20_000)
+            .flat_map(|i| format!("line {i}\n").into_bytes())
+            .chain(*b"partial")
+            .collect();
+        std::fs::write(&path, &data).unwrap();
+        let start = 1000 * 9;
+        let end = data.len() as u64 - 7;
+        for (use_mmap, release) in [(true, true), (true, false), (false, false)] {
+            let mut prior = blake3::Hasher::new();
+            prior.update(&data[..start]);
+            let resume = Resume {
+                start: start as u64,
+                end: Some(end),
+                prior: Some(prior),
+            };
+            let src =
+                Source::open_at(&InputSpec::Path(path.clone()), use_mmap, 1000, resume).unwrap();
+            let mut got = Vec::new();
+            while let Some(c) = src.next_chunk().unwrap() {
+                got.extend_from_slice(c.bytes());
+                if release {
+                    src.release(&c);
+                }
+            }
+            assert_eq!(got, &data[start..end as usize]);
+            let (len, hash) = src.content_digest().unwrap();
+            assert_eq!(len, end);
+            assert_eq!(hash, blake3::hash(&data[..end as usize]), "mmap {use_mmap}");
+        }
     }
 
     #[test]
