@@ -43,6 +43,23 @@ pub enum Error {
     /// No known format fits an input well (exit code 3: nothing is published).
     #[error("{0}")]
     FormatMismatch(String),
+    /// Another run holds the output tree's lock.
+    #[error(
+        "another run is using this output tree: {path} is locked{}; pass --wait to wait for it",
+        match .pid { Some(p) => format!(" by pid {p}"), None => String::new() }
+    )]
+    Locked { path: PathBuf, pid: Option<u32> },
+    /// A state file (ledger, transaction plan) that cannot be understood.
+    #[error("state file {path}: {reason}")]
+    State { path: PathBuf, reason: String },
+    /// A configuration file with a wrong key or value.
+    #[error("{path}: line {line}: {key}: {reason}")]
+    Config {
+        path: PathBuf,
+        line: usize,
+        key: String,
+        reason: String,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -62,6 +79,9 @@ impl Error {
     }
     /// True for errors the user caused with their options (exit code 2).
     pub fn is_usage(&self) -> bool {
-        matches!(self, Error::Usage(_) | Error::DuplicateRun { .. })
+        matches!(
+            self,
+            Error::Usage(_) | Error::DuplicateRun { .. } | Error::Config { .. }
+        )
     }
 }

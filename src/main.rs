@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use logveil::agg::ReportSet;
 use logveil::anon::Masks;
@@ -73,12 +73,21 @@ enum Command {
     /// status classes, agents and what suppression folded; on the terminal, or as one
     /// self-contained HTML page with --html.
     Report(ReportArgs),
-    /// Delete expired diagnostics and visitor salts now.
+    /// Delete expired diagnostics and visitor salts now (after finishing or undoing a run
+    /// that was interrupted).
     Purge {
         /// Output tree.
         #[arg(long, default_value = "logveil-out")]
         out: PathBuf,
+        /// Wait for a run working on the output tree instead of refusing.
+        #[arg(long)]
+        wait: bool,
     },
+    /// Process every log (file names or globs, or `inputs` of the config file) whose content
+    /// the output tree has not counted yet: rotated, compressed and copied logs count once, a
+    /// log that grew is read from where the last run stopped. Takes every option of `process`,
+    /// also as keys of a TOML config file.
+    Rotate(Box<RotateArgs>),
 }
 
 #[derive(Args)]
@@ -86,6 +95,28 @@ struct ProcessArgs {
     /// Input log files; `-` reads standard input.
     #[arg(required = true, value_name = "FILE")]
     inputs: Vec<String>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Args)]
+struct RotateArgs {
+    /// Input logs or globs (`access.log*`); replaces `inputs` of the config file.
+    #[arg(value_name = "FILE|GLOB")]
+    inputs: Vec<String>,
+    /// A TOML file: `inputs`, `out`, `delete_raw_after` and any option of `process` (with `_`
+    /// for `-`). The command line wins over it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Delete each raw input once its whole content is committed to the output tree.
+    #[arg(long)]
+    delete_raw_after: bool,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Args)]
+struct RunArgs {
     /// Output tree (reports/, diagnostics/, runs/).
     #[arg(long, short, default_value = "logveil-out")]
     out: PathBuf,
@@ -167,6 +198,12 @@ struct ProcessArgs {
     /// scrubbed, lines that do not parse left out. Published with the reports.
     #[arg(long, value_name = "DIR")]
     anonymised_log: Option<PathBuf>,
+    /// Process inputs again even when the output tree has counted their content already.
+    #[arg(long)]
+    reprocess: bool,
+    /// Wait for another run on the same output tree to finish instead of refusing to start.
+    #[arg(long)]
+    wait: bool,
 }
 
 #[derive(Args)]
@@ -274,7 +311,15 @@ struct AnonymiseArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let cli = match rotate_config(cli, &matches) {
+        Ok(cli) => cli,
+        Err(e) => {
+            eprintln!("logveil: error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -335,21 +380,119 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Report(a) => report(a, cli.quiet),
-        Command::Purge { out } => {
-            let r = logveil::diag::purge(&out, now)?;
-            let salts = logveil::visitors::purge_salts(&out, now)?;
+        Command::Purge { out, wait } => {
+            let r = logveil::pipeline::purge(&out, now, wait)?;
             if !cli.quiet {
                 eprintln!(
-                    "purged {} expired diagnostics files ({} bytes) and {salts} visitor salts",
-                    r.files_deleted, r.bytes_deleted
+                    "purged {} expired diagnostics files ({} bytes) and {} visitor salts",
+                    r.files_deleted, r.bytes_deleted, r.salts_deleted
                 );
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Rotate(r) => rotate(*r, now, cli.quiet),
     }
 }
 
+/// With `rotate --config FILE`: the command line again, with the file's keys that it does not
+/// give added to it.
+fn rotate_config(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<Cli> {
+    let (Command::Rotate(r), Some(("rotate", sub))) = (&cli.command, matches.subcommand()) else {
+        return Ok(cli);
+    };
+    let Some(path) = &r.config else {
+        return Ok(cli);
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| logveil::Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let cmd = Cli::command();
+    let rotate_cmd = cmd
+        .find_subcommand("rotate")
+        .expect("rotate is a subcommand");
+    let options: Vec<_> = rotate_cmd
+        .get_arguments()
+        .filter_map(|a| {
+            let long = a.get_long()?;
+            if ["config", "help", "version"].contains(&long) {
+                return None;
+            }
+            let id = a.get_id().as_str();
+            Some(logveil::rotate::OptionSpec {
+                key: long.replace('-', "_"),
+                long: long.to_string(),
+                flag: matches!(a.get_action(), clap::ArgAction::SetTrue),
+                many: matches!(a.get_action(), clap::ArgAction::Append),
+                given: matches!(
+                    sub.value_source(id),
+                    Some(
+                        clap::parser::ValueSource::CommandLine
+                            | clap::parser::ValueSource::EnvVariable
+                    )
+                ),
+            })
+        })
+        .collect();
+    let check = |args: &[String]| {
+        let argv = ["logveil", "rotate"].into_iter().map(String::from);
+        Cli::try_parse_from(argv.chain(args.iter().cloned()))
+            .map(|_| ())
+            .map_err(|e| {
+                let msg = e.to_string();
+                msg.lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim_start_matches("error: ")
+                    .to_string()
+            })
+    };
+    let extra = logveil::rotate::config_args(path, &text, &options, &check)?;
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let at = argv.iter().position(|a| a == "--").unwrap_or(argv.len());
+    argv.splice(at..at, extra.args.iter().map(Into::into));
+    if r.inputs.is_empty() {
+        if !argv.iter().any(|a| a == "--") {
+            argv.push("--".into());
+        }
+        argv.extend(extra.inputs.iter().map(Into::into));
+    }
+    Ok(Cli::try_parse_from(argv).unwrap_or_else(|e| e.exit()))
+}
+
+fn rotate(r: RotateArgs, now: i64, quiet: bool) -> anyhow::Result<ExitCode> {
+    let files = logveil::rotate::expand(&r.inputs)?;
+    if files.is_empty() {
+        if !quiet {
+            eprintln!("rotate: no input matches {}", r.inputs.join(" "));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let inputs = files.into_iter().map(InputSpec::Path).collect();
+    let (code, outcome) = process_inputs(inputs, &r.run, now, quiet)?;
+    if r.delete_raw_after && code == ExitCode::SUCCESS {
+        for f in logveil::rotate::delete_raw(&outcome.complete_inputs)? {
+            if !quiet {
+                eprintln!(
+                    "deleted {}: its content is committed to {}",
+                    f.display(),
+                    r.run.out.display()
+                );
+            }
+        }
+    }
+    Ok(code)
+}
+
 fn process(a: ProcessArgs, now: i64, quiet: bool) -> anyhow::Result<ExitCode> {
+    let inputs = a.inputs.iter().map(|s| InputSpec::parse(s)).collect();
+    Ok(process_inputs(inputs, &a.run, now, quiet)?.0)
+}
+
+fn process_inputs(
+    inputs: Vec<InputSpec>,
+    a: &RunArgs,
+    now: i64,
+    quiet: bool,
+) -> anyhow::Result<(ExitCode, pipeline::Outcome)> {
     if !(0.0..=1.0).contains(&a.max_reject_rate) {
         return Err(logveil::Error::Usage(format!(
             "--max-reject-rate {} is not between 0 and 1",
@@ -363,7 +506,7 @@ fn process(a: ProcessArgs, now: i64, quiet: bool) -> anyhow::Result<ExitCode> {
     };
     let masks = Masks::new(a.ipv4_prefix, a.ipv6_prefix).map_err(logveil::Error::Usage)?;
     let opts = Options {
-        inputs: a.inputs.iter().map(|s| InputSpec::parse(s)).collect(),
+        inputs,
         out: a.out.clone(),
         format: a.format,
         masks,
@@ -378,7 +521,7 @@ fn process(a: ProcessArgs, now: i64, quiet: bool) -> anyhow::Result<ExitCode> {
         use_mmap: !a.no_mmap,
         keep_going: a.keep_going,
         trusted_proxies: a.trusted_proxies.clone(),
-        custom_format: compile_format(&a)?,
+        custom_format: compile_format(a)?,
         max_line_bytes: a.max_line_bytes,
         chunk_size: a.chunk_size.max(4096),
         scrub: a.scrub.config(masks),
@@ -390,14 +533,21 @@ fn process(a: ProcessArgs, now: i64, quiet: bool) -> anyhow::Result<ExitCode> {
         salt_file: a.salt_file.clone(),
         reports: a.reports,
         anonymised_log: a.anonymised_log.clone(),
+        reprocess: a.reprocess,
+        wait: a.wait,
         now,
     };
     let outcome = pipeline::process(&opts, &geo)?;
+    let code = outcome_code(&outcome, a.json, quiet)?;
+    Ok((code, outcome))
+}
+
+fn outcome_code(outcome: &pipeline::Outcome, json: bool, quiet: bool) -> anyhow::Result<ExitCode> {
     let s = &outcome.summary;
     if !quiet {
         eprint!("{}", logveil::manifest::human(s));
     }
-    if a.json {
+    if json {
         println!("{}", serde_json::to_string(s)?);
     }
     if !outcome.published {
@@ -492,7 +642,7 @@ fn parse_cidr(s: &str) -> Result<ipnet::IpNet, String> {
 }
 
 /// The parser compiled from `--log-format` or `--nginx-format`, if one was given.
-fn compile_format(a: &ProcessArgs) -> anyhow::Result<Option<Arc<LogFormat>>> {
+fn compile_format(a: &RunArgs) -> anyhow::Result<Option<Arc<LogFormat>>> {
     compile(a.log_format.as_deref(), a.nginx_format.as_deref())
 }
 

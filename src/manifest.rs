@@ -29,8 +29,17 @@ pub struct InputSummary {
     pub size_bytes: u64,
     pub compression: Compression,
     pub compressed_size_bytes: Option<u64>,
-    /// `blake3-head-1MiB:<hex>`: BLAKE3 of the first MiB of content.
+    /// `blake3-head-1MiB:<hex>`: BLAKE3 of the first MiB of the content read.
     pub fingerprint: String,
+    /// Content bytes skipped because an earlier run counted them (see the ledger).
+    pub content_from: u64,
+    /// Content bytes counted once this run is committed, and their BLAKE3 (the ledger's
+    /// identity of the input); absent for standard input.
+    pub content_to: Option<u64>,
+    pub content_blake3: Option<String>,
+    /// Bytes after the last newline of a plain file, left for a later run (an unterminated
+    /// line may still be being written).
+    pub pending_bytes: u64,
     pub read_mode: ReadMode,
     pub lines: u64,
     pub parsed: u64,
@@ -52,6 +61,10 @@ impl InputSummary {
             compression: Compression::None,
             compressed_size_bytes: None,
             fingerprint: String::new(),
+            content_from: 0,
+            content_to: None,
+            content_blake3: None,
+            pending_bytes: 0,
             read_mode: ReadMode::Read,
             lines: 0,
             parsed: 0,
@@ -61,6 +74,18 @@ impl InputSummary {
             error: Some(e.to_string()),
         }
     }
+}
+
+/// An input skipped because this output tree has counted its content already.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SkippedInput {
+    pub path: String,
+    pub processed_bytes: u64,
+    pub content_blake3: String,
+    /// The name it was counted under.
+    pub processed_as: String,
+    /// The run that counted it (last).
+    pub run_id: String,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -83,6 +108,10 @@ pub struct RunSummary {
     pub published: bool,
     pub format: Format,
     pub inputs: Vec<InputSummary>,
+    /// Inputs whose content was counted by an earlier run (not read again).
+    pub skipped: Vec<SkippedInput>,
+    /// Interrupted runs this run finished or undid first.
+    pub recovery: crate::txn::Recovery,
     pub lines: u64,
     pub blank: u64,
     pub directives: u64,
@@ -131,6 +160,8 @@ pub(crate) struct SummaryParts<'a> {
     pub diag_rows: u64,
     pub diag_skipped_expired: u64,
     pub report_files: Vec<String>,
+    pub skipped: Vec<SkippedInput>,
+    pub recovery: crate::txn::Recovery,
     pub publication: Publication,
     pub elapsed: Duration,
     pub threads: usize,
@@ -154,6 +185,8 @@ pub(crate) fn summarise(p: SummaryParts<'_>) -> RunSummary {
         published: p.published,
         format: p.opts.format,
         inputs: p.inputs,
+        skipped: p.skipped,
+        recovery: p.recovery,
         lines: t.lines,
         blank: t.blank,
         directives: t.directives,
@@ -207,6 +240,18 @@ pub fn write_json<T: serde::Serialize>(out: &Path, id: &str, manifest: &T) -> Re
 /// The human summary printed on stderr.
 pub fn human(s: &RunSummary) -> String {
     let mut out = String::new();
+    for r in &s.recovery.rolled_forward {
+        out += &format!("finished run {r}, interrupted after it had committed\n");
+    }
+    for r in &s.recovery.rolled_back {
+        out += &format!("undid run {r}, interrupted before it had committed\n");
+    }
+    for k in &s.skipped {
+        out += &format!(
+            "skipped {}: its content ({} bytes) was processed already, as {} in run {} (--reprocess to count it again)\n",
+            k.path, k.processed_bytes, k.processed_as, k.run_id
+        );
+    }
     for i in &s.inputs {
         let how = match i.compression {
             Compression::None => format!("read by {:?}", i.read_mode).to_lowercase(),
@@ -216,6 +261,18 @@ pub fn human(s: &RunSummary) -> String {
             "input {} ({} bytes, {how}): {} lines, {} parsed, {} rejected\n",
             i.path, i.size_bytes, i.lines, i.parsed, i.rejected
         );
+        if i.pending_bytes > 0 {
+            out += &format!(
+                "  {} bytes after its last newline are left for a later run (an unterminated line)\n",
+                i.pending_bytes
+            );
+        }
+        if i.content_from > 0 {
+            out += &format!(
+                "  read from byte {}: the bytes before it were processed by an earlier run\n",
+                i.content_from
+            );
+        }
         if let Some(d) = &i.detection {
             out += &format!(
                 "  format: {} (detected: {} of {} sample lines fit)\n",

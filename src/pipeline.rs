@@ -13,6 +13,7 @@ use crate::anonymise::{CopyCtx, CopyFiles, anonymise_chunk_at};
 use crate::diag::{self, ChunkMessage, ChunkRows, DiagMode, DiagWriter};
 use crate::error::{Error, Result};
 use crate::geo::{GeoCache, GeoDb, Place};
+use crate::ledger::{Ledger, Verdict};
 use crate::manifest::{self, InputSummary, RunSummary};
 use crate::parse::escape::decode;
 use crate::parse::formats::{self, Detection};
@@ -21,7 +22,8 @@ use crate::parse::w3c::{self, W3cFields};
 use crate::parse::{Format, Reject, RejectReason};
 use crate::publish::Rules;
 use crate::scrub::{Memo, ScrubConfig, Scrubber};
-use crate::source::{self, InputSpec, Source};
+use crate::source::{self, InputSpec, Resume, Source};
+use crate::txn::{self, Txn};
 use crate::ua::AgentCache;
 use crate::visitors::{Client, SaltBook, VisitorKeys};
 use ipnet::IpNet;
@@ -57,6 +59,10 @@ pub struct Options {
     pub anonymised_log: Option<PathBuf>,
     /// A shared secret from which every day's visitor salt is derived (fleets that merge).
     pub salt_file: Option<PathBuf>,
+    /// Process content the ledger says this output tree has counted already.
+    pub reprocess: bool,
+    /// Wait for another run on the same output tree to finish instead of refusing.
+    pub wait: bool,
     /// The clock: Unix seconds.
     pub now: i64,
 }
@@ -88,6 +94,8 @@ impl Options {
             reports: ReportSet::ALL,
             anonymised_log: None,
             salt_file: None,
+            reprocess: false,
+            wait: false,
             now,
         }
     }
@@ -99,6 +107,9 @@ pub struct Outcome {
     pub published: bool,
     /// Inputs that failed (with `keep_going`); the run's exit code is then 1.
     pub failed_inputs: usize,
+    /// Inputs whose whole content is now counted in this output tree (committed), with their
+    /// size on disk when they were looked at.
+    pub complete_inputs: Vec<(PathBuf, u64)>,
 }
 
 struct Ctx<'a> {
@@ -214,6 +225,8 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
         return Err(Error::Usage("no input files".into()));
     }
     crate::store::ensure_dir(&opts.out, crate::store::PUBLIC_DIR)?;
+    let _lock = txn::lock(&opts.out, opts.wait)?;
+    let recovery = txn::recover(&opts.out)?;
     let mut purge = diag::purge(&opts.out, opts.now)?;
     purge.salts_deleted = crate::visitors::purge_salts(&opts.out, opts.now)?;
     let salts = SaltBook::open(
@@ -224,6 +237,10 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
     )?;
     let scrubber = Scrubber::new(opts.scrub.clone());
     let run_id = manifest::new_run_id(opts.now);
+    let mut ledger = Ledger::load(&opts.out)?;
+    let mut ledger_changed = false;
+    let mut txn = Txn::begin(&opts.out, &run_id)?;
+    let stage = txn.root();
 
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads.max(1))
@@ -259,12 +276,21 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
     };
 
     let names: Vec<String> = opts.inputs.iter().map(InputSpec::display_name).collect();
-    let mut writer = DiagWriter::new(&opts.out, &run_id, opts.retention_secs, opts.now, names);
+    let mut writer = DiagWriter::new(&stage, &run_id, opts.retention_secs, opts.now, names);
     if let Some(dir) = &opts.anonymised_log {
-        writer.copies = Some(CopyFiles::new(copy_destinations(dir, &opts.inputs)?));
+        let mut staged = Vec::new();
+        for dest in copy_destinations(dir, &opts.inputs)? {
+            staged.push(match dest {
+                Some(d) => Some(txn.stage_external(&d)?),
+                None => None,
+            });
+        }
+        writer.copies = Some(CopyFiles::new(staged));
     }
     let mut total = Accumulator::default();
     let mut inputs = Vec::new();
+    let mut skipped = Vec::new();
+    let mut complete_inputs = Vec::new();
 
     let (tx, rx) = crossbeam_channel::bounded::<ChunkMessage>(opts.threads.max(1) * 4);
     let writer = std::thread::scope(|scope| -> Result<DiagWriter> {
@@ -285,7 +311,46 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
         });
         let mut run = || -> Result<()> {
             for (idx, spec) in opts.inputs.iter().enumerate() {
-                let src = match Source::open(spec, opts.use_mmap, opts.chunk_size) {
+                // Inputs are known by content: what this tree has counted is skipped, what
+                // grew is read from where the last run stopped.
+                let ident = match spec {
+                    InputSpec::Path(p) => match ledger.identify(p) {
+                        Ok(id) => Some(id),
+                        Err(e) if opts.keep_going => {
+                            inputs.push(InputSummary::failed(spec.display_name(), &e));
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    },
+                    InputSpec::Stdin => None,
+                };
+                let resume = match &ident {
+                    Some(id) if opts.reprocess => Resume {
+                        start: 0,
+                        end: id.resume.end,
+                        prior: Some(blake3::Hasher::new()),
+                    },
+                    Some(id) => {
+                        if let Verdict::Seen(i) = id.verdict {
+                            let e = &ledger.entries[i];
+                            if id.compression != source::Compression::None || id.file_len == e.len {
+                                complete_inputs
+                                    .push((PathBuf::from(spec.display_name()), id.file_len));
+                            }
+                            skipped.push(manifest::SkippedInput {
+                                path: spec.display_name(),
+                                processed_bytes: e.len,
+                                content_blake3: e.hash.clone(),
+                                processed_as: e.name.clone(),
+                                run_id: e.run.clone(),
+                            });
+                            continue;
+                        }
+                        id.resume.clone()
+                    }
+                    None => Resume::default(),
+                };
+                let src = match Source::open_at(spec, opts.use_mmap, opts.chunk_size, resume) {
                     Ok(src) => src,
                     Err(e) if opts.keep_going => {
                         inputs.push(InputSummary::failed(spec.display_name(), &e));
@@ -322,12 +387,30 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
                     Some(e) if !opts.keep_going => return Err(e),
                     other => other,
                 };
+                let digest = src.content_digest();
+                if let (Some(id), Some((len, hash))) = (&ident, digest) {
+                    ledger_changed |= ledger.record(id, len, hash, src.name(), &run_id);
+                    let whole = match id.compression {
+                        source::Compression::None => id.resume.end == Some(id.file_len),
+                        _ => true,
+                    };
+                    if whole && error.is_none() {
+                        complete_inputs.push((PathBuf::from(spec.display_name()), id.file_len));
+                    }
+                }
                 inputs.push(InputSummary {
                     path: src.name().to_string(),
                     size_bytes: src.size().unwrap_or(acc.bytes_read),
                     compression: src.compression(),
                     compressed_size_bytes: src.compressed_size(),
                     fingerprint: format!("blake3-head-1MiB:{}", src.head_fingerprint()),
+                    content_from: src.start(),
+                    content_to: digest.map(|d| d.0),
+                    content_blake3: digest.map(|d| d.1.to_hex().to_string()),
+                    pending_bytes: ident
+                        .as_ref()
+                        .and_then(|id| id.resume.end.map(|e| id.file_len.saturating_sub(e)))
+                        .unwrap_or(0),
                     read_mode: src.mode(),
                     lines: acc.lines,
                     parsed: acc.parsed,
@@ -380,7 +463,10 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
         if let Some(c) = copies {
             c.commit()?;
         }
-        crate::reports::write_all(&opts.out, &run_id, &tables)?
+        if ledger_changed {
+            ledger.save(&stage)?;
+        }
+        crate::reports::write_all(&stage, &run_id, &tables)?
     } else {
         Vec::new()
     };
@@ -395,10 +481,12 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
         reject_rate,
         published,
         purge,
-        diag_files: rel(&opts.out, &diag_files.0),
+        diag_files: rel(&stage, &diag_files.0),
         diag_rows: diag_files.1,
         diag_skipped_expired: skipped_expired,
-        report_files: rel(&opts.out, &report_files),
+        report_files: rel(&stage, &report_files),
+        skipped,
+        recovery,
         publication: manifest::Publication {
             rules: opts.rules,
             visitor_salts: if salts.is_shared() {
@@ -411,13 +499,32 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
         elapsed: started.elapsed(),
         threads: opts.threads,
     });
-    manifest::write(&opts.out, &summary)?;
+    manifest::write(&stage, &summary)?;
+    // Everything of the run becomes visible here, or (after a crash) at the next run.
+    txn.commit()?;
     let failed_inputs = summary.inputs.iter().filter(|i| i.error.is_some()).count();
+    if !published {
+        complete_inputs.clear();
+    }
     Ok(Outcome {
         summary,
         published,
         failed_inputs,
+        complete_inputs,
     })
+}
+
+/// The `purge` command: under the output tree's lock, finishes or undoes an interrupted run,
+/// then deletes expired diagnostics and visitor salts.
+pub fn purge(out: &Path, now: i64, wait: bool) -> Result<diag::PurgeReport> {
+    if !out.is_dir() {
+        return Ok(diag::PurgeReport::default());
+    }
+    let _lock = txn::lock(out, wait)?;
+    txn::recover(out)?;
+    let mut r = diag::purge(out, now)?;
+    r.salts_deleted = crate::visitors::purge_salts(out, now)?;
+    Ok(r)
 }
 
 fn writer_finish(writer: DiagWriter) -> Result<(Vec<PathBuf>, u64)> {

@@ -76,8 +76,22 @@ impl InputSpec {
     }
 }
 
+/// Which part of an input's content to read, and whether to hash it (for the ledger).
+#[derive(Clone, Default)]
+pub struct Resume {
+    /// Content bytes to skip: already processed (decompressed bytes for a compressed input).
+    pub start: u64,
+    /// For a plain file: where to stop (just after its last complete line when it was looked
+    /// at). A compressed input is always read to its end.
+    pub end: Option<u64>,
+    /// The BLAKE3 state after the first `start` bytes of content. When given, the source
+    /// continues it over every byte it hands out ([`Source::content_digest`]).
+    pub prior: Option<blake3::Hasher>,
+}
+
 enum Backing {
-    Mapped(memmap2::Mmap),
+    /// A mapping and the range of it that is read.
+    Mapped(memmap2::Mmap, Range<usize>),
     Empty,
     Stream(Box<Mutex<StreamState>>),
 }
@@ -91,6 +105,8 @@ struct StreamState {
     head: blake3::Hasher,
     head_len: usize,
     last_fields: Option<std::sync::Arc<[u8]>>,
+    /// The content hash, continued over every chunk handed out (ledger runs only).
+    content: Option<blake3::Hasher>,
     /// A read error held back until the lines before it have been handed out.
     failed: Option<std::io::Error>,
 }
@@ -106,6 +122,8 @@ pub struct Source {
     compression: Compression,
     compressed_size: Option<u64>,
     released: Mutex<Released>,
+    /// Content bytes skipped before the first chunk.
+    start: u64,
 }
 
 /// Which chunks of a mapped input have been processed: the end of each finished chunk beyond
@@ -115,6 +133,11 @@ struct Released {
     done: std::collections::BTreeMap<usize, usize>,
     next: usize,
     upto: usize,
+    /// The content hash (ledger runs), continued over the finished prefix before its pages
+    /// are released, so that hashing never maps them in again.
+    hash: Option<blake3::Hasher>,
+    /// Where the hash has got to.
+    hashed: usize,
 }
 
 /// A newline-aligned piece of an input. Every non-empty chunk but the last ends with `\n`.
@@ -153,11 +176,31 @@ impl Source {
                 None,
                 chunk_size,
             )),
-            InputSpec::Path(path) => Self::open_path(path, use_mmap, chunk_size),
+            InputSpec::Path(path) => Self::open_path(path, use_mmap, chunk_size, Resume::default()),
         }
     }
 
-    fn open_path(path: &Path, use_mmap: bool, chunk_size: usize) -> Result<Self> {
+    /// Opens `spec` as [`Source::open`] does, reading only the part of its content that
+    /// `resume` gives. Standard input is read whole.
+    pub fn open_at(
+        spec: &InputSpec,
+        use_mmap: bool,
+        chunk_size: usize,
+        resume: Resume,
+    ) -> Result<Self> {
+        match spec {
+            InputSpec::Path(path) => Self::open_path(path, use_mmap, chunk_size.max(1), resume),
+            InputSpec::Stdin => {
+                let src = Self::open(spec, use_mmap, chunk_size)?;
+                if let (Some(h), Backing::Stream(st)) = (resume.prior, &src.backing) {
+                    st.lock().unwrap_or_else(|p| p.into_inner()).content = Some(h);
+                }
+                Ok(src)
+            }
+        }
+    }
+
+    fn open_path(path: &Path, use_mmap: bool, chunk_size: usize, resume: Resume) -> Result<Self> {
         let file = File::open(path).map_err(|e| Error::input(path, e))?;
         let meta = file.metadata().map_err(|e| Error::input(path, e))?;
         if meta.is_dir() {
@@ -193,13 +236,22 @@ impl Source {
                 ),
                 Compression::None => unreachable!("checked above"),
             };
+            let mut reader = reader;
+            skip(&mut reader, resume.start).map_err(|e| Error::input(path, e))?;
             let mut src = Self::from_reader(name, reader, None, chunk_size);
             src.compression = compression;
             src.compressed_size = meta.is_file().then_some(meta.len());
+            src.start = resume.start;
+            if let Backing::Stream(st) = &src.backing {
+                st.lock().unwrap_or_else(|p| p.into_inner()).content = resume.prior;
+            }
             return Ok(src);
         }
+        let len = meta.len();
+        let hi = resume.end.unwrap_or(len).min(len);
+        let lo = resume.start.min(hi);
         if use_mmap && meta.is_file() {
-            if meta.len() == 0 {
+            if hi == lo {
                 return Ok(Source {
                     name,
                     backing: Backing::Empty,
@@ -209,7 +261,11 @@ impl Source {
                     size: Some(0),
                     compression: Compression::None,
                     compressed_size: None,
-                    released: Mutex::default(),
+                    released: Mutex::new(Released {
+                        hash: resume.prior,
+                        ..Released::default()
+                    }),
+                    start: lo,
                 });
             }
             // SAFETY: the mapping is read-only and private to this process. The remaining hazard
@@ -220,25 +276,40 @@ impl Source {
             let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::input(path, e))?;
             // No MADV_SEQUENTIAL: with it the kernel maps read-ahead pages into the process, and
             // resident memory grows with the file despite the pages released below.
+            // The file may have shrunk since its size was read: never read past the mapping.
+            let hi = (hi as usize).min(map.len());
+            let lo = (lo as usize).min(hi);
             return Ok(Source {
                 name,
-                backing: Backing::Mapped(map),
+                backing: Backing::Mapped(map, lo..hi),
                 next: AtomicUsize::new(0),
                 chunk_size,
                 mode: ReadMode::Mmap,
-                size: Some(meta.len()),
+                size: Some((hi - lo) as u64),
                 compression: Compression::None,
                 compressed_size: None,
-                released: Mutex::default(),
+                released: Mutex::new(Released {
+                    hash: resume.prior,
+                    ..Released::default()
+                }),
+                start: lo as u64,
             });
         }
-        let size = meta.is_file().then_some(meta.len());
-        Ok(Self::from_reader(
-            name,
-            Box::new(head.chain(file)),
-            size,
-            chunk_size,
-        ))
+        let size = meta.is_file().then_some(hi - lo);
+        let reader: Box<dyn Read + Send> = if lo == 0 && resume.end.is_none() {
+            Box::new(head.chain(file))
+        } else {
+            use std::io::{Seek, SeekFrom};
+            file.seek(SeekFrom::Start(lo))
+                .map_err(|e| Error::input(path, e))?;
+            Box::new(file.take(hi - lo))
+        };
+        let mut src = Self::from_reader(name, reader, size, chunk_size);
+        src.start = lo;
+        if let Backing::Stream(st) = &src.backing {
+            st.lock().unwrap_or_else(|p| p.into_inner()).content = resume.prior;
+        }
+        Ok(src)
     }
 
     /// A source over any reader, fed through the `read()` path.
@@ -259,6 +330,7 @@ impl Source {
                 head: blake3::Hasher::new(),
                 head_len: 0,
                 last_fields: None,
+                content: None,
                 failed: None,
             }))),
             next: AtomicUsize::new(0),
@@ -268,6 +340,39 @@ impl Source {
             compression: Compression::None,
             compressed_size: None,
             released: Mutex::default(),
+            start: 0,
+        }
+    }
+
+    /// Content bytes skipped before the first chunk.
+    pub fn start(&self) -> u64 {
+        self.start
+    }
+
+    /// With a [`Resume::prior`]: the length of the content read up to now, skipped bytes
+    /// included, and the BLAKE3 of those bytes. For a streamed input it is complete once
+    /// every chunk has been taken.
+    pub fn content_digest(&self) -> Option<(u64, blake3::Hash)> {
+        match &self.backing {
+            Backing::Empty => {
+                let rel = self.released.lock().unwrap_or_else(|p| p.into_inner());
+                rel.hash.as_ref().map(|h| (self.start, h.finalize()))
+            }
+            Backing::Mapped(map, r) => {
+                let rel = self.released.lock().unwrap_or_else(|p| p.into_inner());
+                rel.hash.as_ref().map(|h| {
+                    // Whatever was not released (a chunk left unfinished) is hashed here.
+                    let mut h = h.clone();
+                    h.update(&map[r.clone()][rel.hashed..]);
+                    (self.start + r.len() as u64, h.finalize())
+                })
+            }
+            Backing::Stream(state) => {
+                let st = state.lock().unwrap_or_else(|p| p.into_inner());
+                st.content
+                    .as_ref()
+                    .map(|h| (self.start + st.offset, h.finalize()))
+            }
         }
     }
 
@@ -295,7 +400,8 @@ impl Source {
     pub fn next_chunk(&self) -> Result<Option<Chunk<'_>>> {
         match &self.backing {
             Backing::Empty => Ok(None),
-            Backing::Mapped(map) => {
+            Backing::Mapped(map, r) => {
+                let map = &map[r.clone()];
                 let i = self.next.fetch_add(1, Ordering::Relaxed);
                 // Boundaries are found when a chunk is handed out, so the pages around them
                 // are touched just before they are processed, not all at open.
@@ -323,7 +429,10 @@ impl Source {
     pub fn sample(&self, want: usize) -> Result<(Vec<u8>, bool)> {
         match &self.backing {
             Backing::Empty => Ok((Vec::new(), true)),
-            Backing::Mapped(map) => Ok((map[..map.len().min(want)].to_vec(), map.len() <= want)),
+            Backing::Mapped(map, r) => {
+                let map = &map[r.clone()];
+                Ok((map[..map.len().min(want)].to_vec(), map.len() <= want))
+            }
             Backing::Stream(state) => {
                 let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
                 st.peek(want).map_err(|e| Error::input(&self.name, e))
@@ -334,7 +443,7 @@ impl Source {
     /// The whole content of a memory-mapped input.
     pub fn mapped(&self) -> Option<&[u8]> {
         match &self.backing {
-            Backing::Mapped(map) => Some(map),
+            Backing::Mapped(map, r) => Some(&map[r.clone()]),
             _ => None,
         }
     }
@@ -342,7 +451,8 @@ impl Source {
     /// Tells the kernel that a processed chunk's pages are no longer needed, so that resident
     /// memory stays flat however large the input is.
     pub fn release(&self, chunk: &Chunk<'_>) {
-        let (Backing::Mapped(map), ChunkBytes::Borrowed(b)) = (&self.backing, &chunk.bytes) else {
+        let (Backing::Mapped(map, range), ChunkBytes::Borrowed(b)) = (&self.backing, &chunk.bytes)
+        else {
             return;
         };
         // Chunks finish out of order; only the prefix of the file whose chunks are all finished
@@ -358,14 +468,23 @@ impl Source {
                 r.next += 1;
                 r.upto = end;
             }
+            let (from, to) = (r.hashed, r.upto);
+            if let Some(h) = &mut r.hash
+                && to > from
+            {
+                h.update(&map[range.clone()][from..to]);
+                r.hashed = to;
+            }
             r.upto
         };
         // The finished prefix's last few chunks are released again each time: the kernel maps
         // pages of a finished chunk back in when a neighbouring page faults (fault-around, large
         // folios), and releasing each chunk once let resident memory creep up with the file.
+        // Chunk offsets count from the start of the range read; pages before it are never
+        // read through the mapping, so releasing them too is harmless.
         let page = page_size();
-        let from = upto.saturating_sub(3 * self.chunk_size) / page * page;
-        let end = upto / page * page;
+        let from = (range.start + upto.saturating_sub(3 * self.chunk_size)) / page * page;
+        let end = (range.start + upto) / page * page;
         if end > from {
             // SAFETY: MADV_DONTNEED on a read-only, file-backed mapping only drops page-table
             // entries of clean pages, and every byte of [from, end) lies in chunks that all
@@ -381,9 +500,11 @@ impl Source {
     pub fn head_fingerprint(&self) -> String {
         match &self.backing {
             Backing::Empty => blake3::hash(b"").to_hex().to_string(),
-            Backing::Mapped(map) => blake3::hash(&map[..map.len().min(FINGERPRINT_HEAD)])
-                .to_hex()
-                .to_string(),
+            Backing::Mapped(map, r) => {
+                blake3::hash(&map[r.clone()][..r.len().min(FINGERPRINT_HEAD)])
+                    .to_hex()
+                    .to_string()
+            }
             Backing::Stream(state) => {
                 let st = state.lock().unwrap_or_else(|p| p.into_inner());
                 st.head.finalize().to_hex().to_string()
@@ -476,6 +597,9 @@ impl StreamState {
             self.carry = buf[cut..].to_vec();
             buf.truncate(cut);
         }
+        if let Some(h) = &mut self.content {
+            h.update(&buf);
+        }
         let index = self.next_index;
         self.next_index += 1;
         let offset = self.offset;
@@ -491,6 +615,69 @@ impl StreamState {
             bytes: ChunkBytes::Owned(buf),
         }))
     }
+}
+
+/// Reads and drops the first `n` bytes of `reader`; fails if it ends before.
+fn skip(reader: &mut Box<dyn Read + Send>, n: u64) -> std::io::Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    let copied = std::io::copy(&mut reader.by_ref().take(n), &mut std::io::sink())?;
+    if copied < n {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("content ends at byte {copied}, before the {n} bytes already processed"),
+        ));
+    }
+    Ok(())
+}
+
+/// Opens a file's content for reading: decompressed when it is `.gz` or `.zst` (recognised
+/// by magic bytes). Returns the reader and the compression.
+pub fn content_reader(path: &Path) -> Result<(Box<dyn Read + Send>, Compression)> {
+    let mut file = File::open(path).map_err(|e| Error::input(path, e))?;
+    let mut magic = [0u8; 4];
+    let mut got = 0;
+    while got < magic.len() {
+        match file.read(&mut magic[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::input(path, e)),
+        }
+    }
+    let compression = Compression::detect(&magic[..got]);
+    let raw = std::io::Cursor::new(magic[..got].to_vec()).chain(file);
+    let reader: Box<dyn Read + Send> = match compression {
+        Compression::None => Box::new(raw),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(
+            std::io::BufReader::with_capacity(1 << 20, raw),
+        )),
+        Compression::Zstd => {
+            Box::new(zstd::stream::read::Decoder::new(raw).map_err(|e| Error::input(path, e))?)
+        }
+    };
+    Ok((reader, compression))
+}
+
+/// Where the last complete line of a plain file ends (0 when it has none), read backwards
+/// from `len`.
+pub fn last_line_end(path: &Path, len: u64) -> Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let file = File::open(path).map_err(|e| Error::input(path, e))?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut end = len;
+    while end > 0 {
+        let from = end.saturating_sub(buf.len() as u64);
+        let part = &mut buf[..(end - from) as usize];
+        file.read_exact_at(part, from)
+            .map_err(|e| Error::input(path, e))?;
+        if let Some(p) = memchr::memrchr(b'\n', part) {
+            return Ok(from + p as u64 + 1);
+        }
+        end = from;
+    }
+    Ok(0)
 }
 
 fn page_size() -> usize {
@@ -707,6 +894,41 @@ mod tests {
         };
         assert!(good > 0, "good bytes before the cut are delivered");
         assert!(err.to_string().contains("cut.log.gz"), "{err}");
+    }
+
+    #[test]
+    fn content_digest_covers_the_range_read_on_every_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.log");
+        let data: Vec<u8> = (0..20_000)
+            .flat_map(|i| format!("line {i}\n").into_bytes())
+            .chain(*b"partial")
+            .collect();
+        std::fs::write(&path, &data).unwrap();
+        let start = 1000 * 9;
+        let end = data.len() as u64 - 7;
+        for (use_mmap, release) in [(true, true), (true, false), (false, false)] {
+            let mut prior = blake3::Hasher::new();
+            prior.update(&data[..start]);
+            let resume = Resume {
+                start: start as u64,
+                end: Some(end),
+                prior: Some(prior),
+            };
+            let src =
+                Source::open_at(&InputSpec::Path(path.clone()), use_mmap, 1000, resume).unwrap();
+            let mut got = Vec::new();
+            while let Some(c) = src.next_chunk().unwrap() {
+                got.extend_from_slice(c.bytes());
+                if release {
+                    src.release(&c);
+                }
+            }
+            assert_eq!(got, &data[start..end as usize]);
+            let (len, hash) = src.content_digest().unwrap();
+            assert_eq!(len, end);
+            assert_eq!(hash, blake3::hash(&data[..end as usize]), "mmap {use_mmap}");
+        }
     }
 
     #[test]

@@ -235,7 +235,140 @@ fn parent_dir(path: &Path) -> &Path {
     }
 }
 
-fn sync_dir(dir: &Path) -> Result<()> {
+/// Moves `from` to `to` (same filesystem), replacing `to`, and fsyncs both directories. A
+/// `from` that is already gone is not an error (`Ok(false)`): moves are replayed after a crash.
+pub fn move_file(from: &Path, to: &Path) -> Result<bool> {
+    match fs::symlink_metadata(from) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(Error::output(from, e)),
+        Ok(m) if !m.is_file() => {
+            return Err(Error::UnsafeOutput {
+                path: from.into(),
+                reason: "is not a regular file".into(),
+            });
+        }
+        Ok(_) => {}
+    }
+    if let Ok(m) = fs::symlink_metadata(to)
+        && !m.is_file()
+    {
+        return Err(Error::UnsafeOutput {
+            path: to.into(),
+            reason: "is not a regular file".into(),
+        });
+    }
+    match fs::rename(from, to) {
+        Ok(()) => {}
+        // Another filesystem (a copy directory elsewhere): copy atomically, then remove.
+        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
+            let mode = fs::metadata(from)
+                .map_err(|e| Error::output(from, e))?
+                .mode()
+                & 0o7777;
+            let mut src = File::open(from).map_err(|e| Error::output(from, e))?;
+            let mut f = AtomicFile::create(to, mode)?;
+            io::copy(&mut src, &mut f).map_err(|e| Error::output(to, e))?;
+            f.commit()?;
+            fs::remove_file(from).map_err(|e| Error::output(from, e))?;
+        }
+        Err(e) => return Err(Error::output(to, e)),
+    }
+    sync_dir(to.parent().unwrap_or(Path::new(".")))?;
+    sync_dir(from.parent().unwrap_or(Path::new(".")))?;
+    Ok(true)
+}
+
+/// Removes a directory tree that this program created (a transaction's staging area). Never
+/// follows a symlink: a symlink inside is removed as a link.
+pub fn remove_tree(dir: &Path) -> Result<()> {
+    match fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::output(dir, e)),
+        Ok(m) if !m.is_dir() => return remove_file(dir).map(|_| ()),
+        Ok(_) => {}
+    }
+    fs::remove_dir_all(dir).map_err(|e| Error::output(dir, e))?;
+    sync_dir(dir.parent().unwrap_or(Path::new(".")))
+}
+
+/// An exclusive advisory lock (`flock`) on a file, held until dropped. The file (0600, never
+/// through a symlink) holds the holder's pid, for the message another process prints.
+pub struct Lock {
+    file: File,
+    path: PathBuf,
+}
+
+/// Why [`Lock::acquire`] did not get the lock.
+#[derive(Debug)]
+pub enum LockBusy {
+    /// Another process holds it; its pid, when the file tells.
+    Held(Option<u32>),
+    Failed(Error),
+}
+
+impl Lock {
+    /// Takes the lock on `path`, creating the file. With `wait`, blocks until the holder
+    /// releases it; otherwise fails at once with the holder's pid.
+    pub fn acquire(path: &Path, wait: bool) -> std::result::Result<Lock, LockBusy> {
+        use std::io::{Read, Seek};
+        use std::os::fd::AsRawFd;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(PRIVATE_FILE)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path)
+            .map_err(|e| LockBusy::Failed(Error::output(path, e)))?;
+        let op = if wait {
+            libc::LOCK_EX
+        } else {
+            libc::LOCK_EX | libc::LOCK_NB
+        };
+        loop {
+            // SAFETY: flock on a file descriptor we own has no memory-safety preconditions.
+            if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
+                break;
+            }
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EWOULDBLOCK) => {
+                    let mut s = String::new();
+                    let _ = file.read_to_string(&mut s);
+                    return Err(LockBusy::Held(s.trim().parse().ok()));
+                }
+                _ => return Err(LockBusy::Failed(Error::output(path, e))),
+            }
+        }
+        let pid = format!("{}\n", std::process::id());
+        let written = file
+            .set_len(0)
+            .and_then(|_| file.rewind())
+            .and_then(|_| file.write_all(pid.as_bytes()));
+        written.map_err(|e| LockBusy::Failed(Error::output(path, e)))?;
+        Ok(Lock {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // The pid is cleared so that a stale number is never shown; the lock itself goes with
+        // the descriptor.
+        let _ = self.file.set_len(0);
+    }
+}
+
+/// Fsyncs a directory, so that renames and removals in it are durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
     let d = File::open(dir).map_err(|e| Error::output(dir, e))?;
     d.sync_all().map_err(|e| Error::output(dir, e))
 }

@@ -476,11 +476,20 @@ fn blank_and_crlf_lines_and_a_missing_final_newline() {
     let line =
         r#"203.0.113.9 - - [05/Oct/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 10 "-" "curl/8.0""#;
     std::fs::write(&log, format!("{line}\r\n\r\n\n{line}\r\n{line}")).unwrap();
-    let s = process(&[&log], &dir.path().join("out"), &[]);
-    assert_eq!(s["lines"], 5);
+    let out = dir.path().join("out");
+    let s = process(&[&log], &out, &[]);
+    // The unterminated last line may still be being written: it is left for a later run.
+    assert_eq!(s["lines"], 4);
     assert_eq!(s["blank"], 2);
-    assert_eq!(s["parsed"], 3);
+    assert_eq!(s["parsed"], 2);
     assert_eq!(s["rejected"], 0);
+    assert_eq!(s["inputs"][0]["pending_bytes"], line.len());
+    // Once it is complete, the next run counts it, and only it.
+    std::fs::write(&log, format!("{line}\r\n\r\n\n{line}\r\n{line}\n")).unwrap();
+    let s = process(&[&log], &out, &[]);
+    assert_eq!(s["lines"], 1);
+    assert_eq!(s["parsed"], 1);
+    assert_eq!(s["inputs"][0]["pending_bytes"], 0);
 }
 
 #[test]
