@@ -97,6 +97,12 @@ small_size=$(stat -c %s "$small")
 ipv6_share() { "${py:-python3}" -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.1f" % (100 * d["ipv6_lines"] / d["lines"]))' "$1" 2>/dev/null || echo "?"; }
 
 # ---------------------------------------------------------------- jobs
+# versions, read whole (a reader that stops early would kill the writer with SIGPIPE)
+wc_version=$(wc --version | sed -n '1s/.* //p')
+goaccess_version= anonip_version= duckdb_version=
+[ -z "${missing[goaccess]:-}" ] && goaccess_version=$(goaccess --version 2>/dev/null | sed -n '1s/^GoAccess - \([0-9.]*[0-9]\).*/\1/p' || true)
+[ -z "${missing[anonip]:-}" ] && anonip_version=$("$venv/bin/anonip" --version 2>&1 | sed -n '1s/^[^0-9]*\([0-9][0-9.]*\).*/\1/p' || true)
+[ -z "${missing[duckdb]:-}" ] && duckdb_version=$("$py" -c 'import duckdb; print(duckdb.__version__)' 2>/dev/null || true)
 # job_<key> fills cmd (the command, run from the repository) after clearing its outputs.
 declare -A label=() input=() ref=() out=()
 q() { # a command line as it would be typed
@@ -124,7 +130,7 @@ job() { # KEY [dry]: sets cmd, label, input, ref; clears the job's outputs unles
       ref[$k]=$([ "$k" = lvs ] && echo lvs || echo lv) ;;
     duckdb)
       cmd=("$py" scripts/peers_duckdb.py "$big" "$o")
-      label[$k]="DuckDB $("$py" -c 'import duckdb; print(duckdb.__version__)' 2>/dev/null): regexp parse, /24 /48, rows + day×status Parquet"
+      label[$k]="DuckDB $duckdb_version: regexp parse, /24 /48, rows + day×status Parquet"
       input[$k]=$big ref[$k]=lv ;;
     memchr | memchrs)
       local f=$big r=lv
@@ -134,11 +140,11 @@ job() { # KEY [dry]: sets cmd, label, input, ref; clears the job's outputs unles
       input[$k]=$f ref[$k]=$r ;;
     wc)
       cmd=(wc -l "$big")
-      label[$k]="floor: wc -l (read(), coreutils $(wc --version | head -1 | awk '{print $NF}'))"
+      label[$k]="floor: wc -l (read(), coreutils $wc_version)"
       input[$k]=$big ref[$k]=lv ;;
     goaccess)
       cmd=(goaccess "$small" --no-global-config --no-progress --log-format=COMBINED --geoip-database "$mmdb" -o "$o/report.json")
-      label[$k]="GoAccess $(goaccess --version 2>/dev/null | head -1 | grep -o '[0-9][0-9.]*[0-9]'): JSON report with geo"
+      label[$k]="GoAccess $goaccess_version: JSON report with geo"
       input[$k]=$small ref[$k]=lvs ;;
     anon)
       cmd=("$bin" anonymise "$small" -o "$o/copy.log" -q)
@@ -146,7 +152,7 @@ job() { # KEY [dry]: sets cmd, label, input, ref; clears the job's outputs unles
       input[$k]=$small ref[$k]=anon ;;
     anonip)
       cmd=("$venv/bin/anonip" -4 8 -6 80 --input "$small" --output "$o/copy.log")
-      label[$k]="anonip $("$venv/bin/anonip" --version 2>&1 | grep -o '[0-9][0-9.]*[0-9]' | head -1) (-4 8 -6 80: /24, /48)"
+      label[$k]="anonip $anonip_version (-4 8 -6 80: /24, /48)"
       input[$k]=$small ref[$k]=anon ;;
   esac
 }
@@ -269,7 +275,7 @@ speedup=$(awk -v a="$(echo "${walls[lv1]:-}" | median)" -v b="$(echo "${walls[lv
   echo "**Inputs** (made by \`scripts/genlog\`, Combined Log Format, 3 days):"
   echo
   echo "- large: \`$big\`, $lines lines, $big_size bytes, $(ipv6_share "$big.truth.json")% of lines from IPv6 clients (10% of clients), 0.1% malformed lines (some not UTF-8);"
-  echo "- small: \`$small\`, $small_lines lines, $small_size bytes, $(ipv6_share "$small.truth.json")% IPv6, no malformed lines (anonip stops at the first byte that is not UTF-8)."
+  echo "- small: \`$small\`, $small_lines lines, $small_size bytes, $(ipv6_share "$small.truth.json")% of lines from IPv6 clients, no malformed lines (anonip stops at the first byte that is not UTF-8)."
   echo
   echo "**Method:** the page cache is warmed with \`cat\`, then the commands of each group run in turn"
   echo "(A B C … A B C …), $runs times each, under \`/usr/bin/time -f '%e %M %U %S'\`. The table gives the"
@@ -297,7 +303,7 @@ speedup=$(awk -v a="$(echo "${walls[lv1]:-}" | median)" -v b="$(echo "${walls[lv
   echo "Run from the top of the repository:"
   echo
   for k in "${big_keys[@]}" "${small_keys[@]}"; do
-    [ -n "${shown[$k]:-}" ] && printf -- '- %s:\n  `%s`\n' "$k" "${shown[$k]}"
+    [ -n "${shown[$k]:-}" ] && printf -- '- %s:\n  `%s`\n' "${label[$k]}" "${shown[$k]}"
   done
   echo
   echo "## What differs between the jobs"
