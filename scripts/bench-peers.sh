@@ -268,6 +268,11 @@ speedup=$(awk -v a="$(echo "${walls[lv1]:-}" | median)" -v b="$(echo "${walls[lv
   echo "LINES=$lines SMALL_LINES=$small_lines RUNS=$runs. Regenerate with"
   echo "\`LINES=$lines SMALL_LINES=$small_lines RUNS=$runs scripts/bench-peers.sh\` (the defaults are 10M, 1M and 5)."
   echo
+  if [ "$lines" != 10000000 ] || [ "$small_lines" != 1000000 ] || [ "$runs" != 5 ]; then
+    echo "**Reduced sizes:** this is a quick check at LINES=$lines SMALL_LINES=$small_lines RUNS=$runs, not the"
+    echo "default benchmark (10M-line and 1M-line logs, 5 runs); fixed start-up costs weigh more here."
+    echo
+  fi
   echo "**Machine:** $(nproc) cores, $cpu_model, $mem_total RAM, Linux $(uname -r)."
   echo "Load average (1, 5, 15 min) before the timed runs: $load_before; after: $load_after."
   echo "logveil $("$bin" --version | awk '{print $NF}'), Python $("$py" -c 'import sys; print(sys.version.split()[0])' 2>/dev/null)."
