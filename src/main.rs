@@ -65,12 +65,78 @@ enum Command {
     /// Lines that do not parse are counted on stderr and never copied. Reads stdin when no
     /// FILE (or `-`) is given, line by line from a pipe (for Apache's piped `CustomLog`).
     Anonymise(AnonymiseArgs),
-    /// Delete expired diagnostics and visitor salts now.
+    /// Delete expired diagnostics and visitor salts now, and list what was deleted.
     Purge {
         /// Output tree.
         #[arg(long, default_value = "logveil-out")]
         out: PathBuf,
+        /// Print what was deleted as JSON on stdout.
+        #[arg(long)]
+        json: bool,
     },
+    /// Query the unexpired diagnostics: raw rows by client, status, time, path or vhost.
+    Diag(DiagArgs),
+    /// Remove every diagnostics row of a client (an address or a CIDR network), rewriting each
+    /// file that holds one; prints how many rows left which file.
+    Forget {
+        /// The client: an address (IPv4, IPv6 or IPv4-mapped) or a network.
+        #[arg(value_name = "ADDR|CIDR", value_parser = parse_cidr)]
+        client: ipnet::IpNet,
+        /// Output tree.
+        #[arg(long, default_value = "logveil-out")]
+        out: PathBuf,
+        /// Print the result as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the personal data an output tree holds: diagnostics rows per day with raw
+    /// addresses, their time span and expiry, visitor salts and their expiry, sizes.
+    Audit {
+        /// Output tree.
+        #[arg(long, default_value = "logveil-out")]
+        out: PathBuf,
+        /// Print the inventory as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a shell completion script on stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout.
+    Man,
+}
+
+#[derive(Args)]
+struct DiagArgs {
+    /// Output tree.
+    #[arg(long, default_value = "logveil-out")]
+    out: PathBuf,
+    /// Rows of this client: an address or a CIDR network.
+    #[arg(long, value_name = "ADDR|CIDR", value_parser = parse_cidr)]
+    ip: Option<ipnet::IpNet>,
+    /// Status codes: `5xx`, `404`, `500-504`, comma-separated.
+    #[arg(long, value_name = "CODES", value_parser = logveil::diagquery::StatusSet::parse)]
+    status: Option<logveil::diagquery::StatusSet>,
+    /// Rows at or after this time: RFC 3339, or a duration before now (`2h`, `3d`).
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Rows before this time: RFC 3339, or a duration before now.
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    /// Rows whose request target starts with this.
+    #[arg(long, value_name = "PREFIX")]
+    path_prefix: Option<String>,
+    /// Rows of this virtual host.
+    #[arg(long)]
+    vhost: Option<String>,
+    /// At most this many rows (0: all).
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// One JSON object per row on stdout instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -265,15 +331,59 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Anonymise(a) => anonymise(a, cli.quiet),
-        Command::Purge { out } => {
-            let r = logveil::diag::purge(&out, now)?;
-            let salts = logveil::visitors::purge_salts(&out, now)?;
-            if !cli.quiet {
+        Command::Purge { out, json } => {
+            let mut r = logveil::diag::purge(&out, now)?;
+            let salts = logveil::visitors::purge_salt_files(&out, now)?;
+            r.salts_deleted = salts.len() as u64;
+            if json {
+                let files: Vec<_> = r.files.iter().chain(&salts).collect();
+                println!("{}", serde_json::json!({"summary": r, "deleted": files}));
+            } else if !cli.quiet {
+                for f in r.files.iter().chain(&salts) {
+                    println!("deleted {}", f.display());
+                }
                 eprintln!(
-                    "purged {} expired diagnostics files ({} bytes) and {salts} visitor salts",
-                    r.files_deleted, r.bytes_deleted
+                    "purged {} expired diagnostics files ({} bytes) and {} visitor salts",
+                    r.files_deleted, r.bytes_deleted, r.salts_deleted
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Diag(a) => diag(a, now, cli.quiet),
+        Command::Forget { client, out, json } => {
+            let r = logveil::diagquery::forget(&out, &client, now)?;
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                print!("{}", logveil::diagquery::render_forget(&r));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { out, json } => {
+            let a = logveil::audit::audit(&out, now)?;
+            if json {
+                println!("{}", serde_json::to_string(&a)?);
+            } else {
+                print!(
+                    "{}",
+                    logveil::audit::render(&a, logveil::table::stdout_width())
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "logveil",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -321,8 +431,25 @@ fn process(a: ProcessArgs, now: i64, quiet: bool) -> anyhow::Result<ExitCode> {
         reports: a.reports,
         anonymised_log: a.anonymised_log.clone(),
         now,
+        progress: None,
     };
-    let outcome = pipeline::process(&opts, &geo)?;
+    let mut opts = opts;
+    let display = logveil::progress::wanted(quiet).then(|| {
+        let counters = Arc::new(logveil::progress::Counters::default());
+        opts.progress = Some(counters.clone());
+        let paths: Vec<&std::path::Path> = a.inputs.iter().map(std::path::Path::new).collect();
+        let total = if a.inputs.iter().any(|i| i == "-") {
+            None
+        } else {
+            logveil::progress::known_size(&paths)
+        };
+        logveil::progress::Display::start(counters, total)
+    });
+    let outcome = pipeline::process(&opts, &geo);
+    if let Some(d) = display {
+        d.finish();
+    }
+    let outcome = outcome?;
     let s = &outcome.summary;
     if !quiet {
         eprint!("{}", logveil::manifest::human(s));
@@ -388,6 +515,55 @@ fn anonymise(a: AnonymiseArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             eprintln!("anonymise: {note}");
         }
         eprintln!("anonymise: {}", summary.counts.summary());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn diag(a: DiagArgs, now: i64, quiet: bool) -> anyhow::Result<ExitCode> {
+    use logveil::diagquery::{Query, query, render_rows};
+    let when = |s: &Option<String>| -> anyhow::Result<Option<i64>> {
+        s.as_deref()
+            .map(|s| timeopt::parse_instant_or_ago(s, now).map_err(logveil::Error::Usage))
+            .transpose()
+            .map_err(Into::into)
+    };
+    let q = Query {
+        net: a.ip,
+        status: a.status,
+        since: when(&a.since)?,
+        until: when(&a.until)?,
+        path_prefix: a.path_prefix,
+        vhost: a.vhost,
+        limit: a.limit,
+    };
+    let r = query(&a.out, &q, now)?;
+    for f in &r.expired_deleted {
+        eprintln!("logveil: deleted expired {}", f.display());
+    }
+    if a.json {
+        use std::io::Write;
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        for row in &r.rows {
+            serde_json::to_writer(&mut out, row)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()?;
+    } else {
+        print!("{}", render_rows(&r.rows, logveil::table::stdout_width()));
+    }
+    if !quiet {
+        eprintln!(
+            "{} rows{}; read {} of {} row groups in {} files",
+            r.rows.len(),
+            if r.truncated {
+                " (--limit reached)"
+            } else {
+                ""
+            },
+            r.row_groups_read,
+            r.row_groups,
+            r.files
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

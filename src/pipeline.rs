@@ -59,6 +59,8 @@ pub struct Options {
     pub salt_file: Option<PathBuf>,
     /// The clock: Unix seconds.
     pub now: i64,
+    /// Bytes and lines done so far, bumped once per chunk (for a progress display).
+    pub progress: Option<std::sync::Arc<crate::progress::Counters>>,
 }
 
 impl Options {
@@ -89,6 +91,7 @@ impl Options {
             anonymised_log: None,
             salt_file: None,
             now,
+            progress: None,
         }
     }
 }
@@ -116,6 +119,7 @@ struct Ctx<'a> {
     /// The anonymised copy of the current input, when one is made.
     copy: Option<&'a CopyCtx>,
     copy_compression: OutCompression,
+    progress: Option<&'a crate::progress::Counters>,
 }
 
 /// One thread's caches and scratch buffers.
@@ -216,6 +220,7 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
         reports: opts.reports,
         copy: None,
         copy_compression: OutCompression::None,
+        progress: opts.progress.as_deref(),
     };
     let copy_base = match &opts.anonymised_log {
         Some(dir) => {
@@ -457,6 +462,9 @@ fn run_source(
             }
             let lines = process_chunk(ctx, &mut worker, &mut acc, chunk.bytes(), header, &mut rows);
             src.release(&chunk);
+            if let Some(p) = ctx.progress {
+                p.add(chunk.bytes().len() as u64, lines);
+            }
             acc.diagnostics_rows += rows.rows;
             let msg = ChunkMessage {
                 input,
