@@ -191,6 +191,9 @@ fn open_unexpired(path: &Path, now: i64) -> Result<Option<ParquetRecordBatchRead
         Some(exp) if exp <= now => {
             drop(builder);
             store::remove_file(path)?;
+            if let Some(dir) = path.parent() {
+                store::remove_dir_if_empty(dir);
+            }
             Ok(None)
         }
         _ => Ok(Some(builder)),
@@ -238,14 +241,12 @@ fn candidate_row_groups(
     let range = q.net.as_ref().map(net_key_range);
     let mut keep = Vec::new();
     for (i, rg) in meta.row_groups().iter().enumerate() {
-        if q.since.is_some() || q.until.is_some() {
-            if let Some((min, max)) = time_idx.and_then(|c| i64_range(rg.column(c).statistics())) {
-                if q.since.is_some_and(|s| max < s.saturating_mul(1_000_000))
-                    || q.until.is_some_and(|u| min >= u.saturating_mul(1_000_000))
-                {
-                    continue;
-                }
-            }
+        if (q.since.is_some() || q.until.is_some())
+            && let Some((min, max)) = time_idx.and_then(|c| i64_range(rg.column(c).statistics()))
+            && (q.since.is_some_and(|s| max < s.saturating_mul(1_000_000))
+                || q.until.is_some_and(|u| min >= u.saturating_mul(1_000_000)))
+        {
+            continue;
         }
         if let Some(st) = &q.status
             && let Some((min, max)) = status_idx.and_then(|c| i64_range(rg.column(c).statistics()))

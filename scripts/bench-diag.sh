@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Diagnostics query benchmark: builds a store of N diagnostics rows (`process --diagnostics all`
+# on a generated Combined log), then times `logveil diag --ip` for one address and for its /24,
+# RUNS times each, and prints every time and the median.
+#   scripts/bench-diag.sh [LINES]        (default 10000000 lines, ~2.4 GB of log)
+# Environment: BENCH_DIR (default /tmp/logveil-bench), RUNS (default 5), CARGO_TARGET_DIR.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+lines=${1:-10000000}
+dir=${BENCH_DIR:-/tmp/logveil-bench}
+runs=${RUNS:-5}
+now=2026-10-08T00:00:00Z
+mkdir -p "$dir"
+log="$dir/combined-$lines.log"
+if [ ! -s "$log" ]; then
+  echo "generating $lines lines into $log" >&2
+  scripts/genlog --lines "$lines" --seed 1 --days 3 --out "$log" --truth "$log.truth.json"
+fi
+cargo build --release --quiet
+bin=${CARGO_TARGET_DIR:-target}/release/logveil
+out="$dir/diag-out-$lines"
+if [ ! -d "$out/diagnostics" ]; then
+  echo "building the diagnostics store in $out" >&2
+  "$bin" --now "$now" process "$log" --out "$out" --diagnostics all --reports geo_daily -q
+fi
+rows=$("$bin" --now "$now" audit --out "$out" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["total_rows"])')
+# A client from the middle of the log, and its /24.
+addr=$(sed -n "$((lines / 2))p" "$log" | cut -d' ' -f1)
+case "$addr" in
+  *:*) net="$addr/120" ;;
+  *) net="${addr%.*}.0/24" ;;
+esac
+echo "store: $out ($rows diagnostics rows, $(du -sh "$out/diagnostics" | cut -f1)); $runs runs each"
+
+median() { sort -n | awk '{ a[NR] = $1 } END { m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.3f", m }'; }
+
+for target in "$addr" "$net"; do
+  times=()
+  for _ in $(seq 1 "$runs"); do
+    start=$(date +%s.%N)
+    "$bin" --now "$now" diag --out "$out" --ip "$target" --limit 0 --json > "$dir/diag.json" 2> "$dir/diag.err"
+    end=$(date +%s.%N)
+    times+=("$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f", e - s }')")
+  done
+  found=$(wc -l < "$dir/diag.json")
+  echo "diag --ip $target: $found rows, $(cat "$dir/diag.err"); times ${times[*]} s; median $(printf '%s\n' "${times[@]}" | median) s"
+done
