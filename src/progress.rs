@@ -62,9 +62,9 @@ pub fn wanted(quiet: bool) -> bool {
 fn style(total_known: bool) -> ProgressStyle {
     let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let bar = if color {
-        "{bar:30.cyan/blue}"
+        "{bar:24.cyan/blue}"
     } else {
-        "{bar:30}"
+        "{bar:24}"
     };
     let template = if total_known {
         format!("{{spinner}} {bar} {{bytes}}/{{total_bytes}} {{bytes_per_sec}} {{msg}} ETA {{eta}}")
@@ -95,10 +95,7 @@ impl Display {
                     let lines = counters.lines.load(Ordering::Relaxed);
                     let secs = started.elapsed().as_secs_f64().max(1e-3);
                     bar.set_position(bytes);
-                    bar.set_message(format!(
-                        "{lines} lines ({:.0} lines/s)",
-                        lines as f64 / secs
-                    ));
+                    bar.set_message(format!("{lines} lines {:.0}/s", lines as f64 / secs));
                     std::thread::sleep(Duration::from_millis(100));
                 }
                 bar.finish_and_clear();
