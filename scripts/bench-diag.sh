@@ -34,14 +34,19 @@ echo "store: $out ($rows diagnostics rows, $(du -sh "$out/diagnostics" | cut -f1
 
 median() { sort -n | awk '{ a[NR] = $1 } END { m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.3f", m }'; }
 
+# Each query as a user types it (default --limit 100, a table), and for every matching row
+# (--limit 0, JSON lines).
 for target in "$addr" "$net"; do
-  times=()
-  for _ in $(seq 1 "$runs"); do
-    start=$(date +%s.%N)
-    "$bin" --now "$now" diag --out "$out" --ip "$target" --limit 0 --json > "$dir/diag.json" 2> "$dir/diag.err"
-    end=$(date +%s.%N)
-    times+=("$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f", e - s }')")
+  for mode in default all; do
+    args=()
+    [ "$mode" = all ] && args=(--limit 0 --json)
+    times=()
+    for _ in $(seq 1 "$runs"); do
+      start=$(date +%s.%N)
+      "$bin" --now "$now" diag --out "$out" --ip "$target" "${args[@]}" > "$dir/diag.txt" 2> "$dir/diag.err"
+      end=$(date +%s.%N)
+      times+=("$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f", e - s }')")
+    done
+    echo "diag --ip $target ${args[*]}: $(cat "$dir/diag.err"); times ${times[*]} s; median $(printf '%s\n' "${times[@]}" | median) s"
   done
-  found=$(wc -l < "$dir/diag.json")
-  echo "diag --ip $target: $found rows, $(cat "$dir/diag.err"); times ${times[*]} s; median $(printf '%s\n' "${times[@]}" | median) s"
 done

@@ -680,6 +680,7 @@ pub fn render_forget(r: &ForgetReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[test]
     fn status_sets() {
@@ -703,6 +704,91 @@ mod tests {
             .map(|s| s.parse().unwrap())
             .collect();
         assert_eq!(found, want);
+    }
+
+    /// A store of one day with `n` rows, row i from client 10.0.0.0 + i.
+    fn store_of(n: usize) -> tempfile::TempDir {
+        use arrow_array::builder::FixedSizeBinaryBuilder;
+        use arrow_array::{ArrayRef, StringArray, TimestampMicrosecondArray, UInt64Array};
+        let dir = tempfile::tempdir().unwrap();
+        let day = dir.path().join("diagnostics/date=2026-10-05");
+        store::ensure_dir(&day, store::PRIVATE_DIR).unwrap();
+        let schema = diag::schema();
+        let ip = |i: usize| IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i as u32));
+        let mut keys = FixedSizeBinaryBuilder::new(16);
+        for i in 0..n {
+            keys.append_value(addr_key(ip(i)).to_be_bytes()).unwrap();
+        }
+        let t0 = 1_791_158_400_000_000i64;
+        let cols: Vec<ArrayRef> = schema
+            .fields()
+            .iter()
+            .map(|f| -> ArrayRef {
+                match f.name().as_str() {
+                    "time" => Arc::new(
+                        TimestampMicrosecondArray::from_iter_values(
+                            (0..n).map(|i| t0 + i as i64 * 1_000_000),
+                        )
+                        .with_timezone("UTC"),
+                    ),
+                    "client_ip" => Arc::new(StringArray::from_iter_values(
+                        (0..n).map(|i| ip(i).to_string()),
+                    )),
+                    ADDR_COLUMN => Arc::new(keys.finish()),
+                    "source_file" => {
+                        Arc::new(StringArray::from_iter_values((0..n).map(|_| "t.log")))
+                    }
+                    "line_number" => Arc::new(UInt64Array::from_iter_values(1..=n as u64)),
+                    _ => arrow_array::new_null_array(f.data_type(), n),
+                }
+            })
+            .collect();
+        let batch = RecordBatch::try_new(schema.clone(), cols).unwrap();
+        let kv = vec![KeyValue::new(
+            EXPIRES_AT.to_string(),
+            "2026-10-12T00:00:00Z".to_string(),
+        )];
+        let file = AtomicFile::create(&day.join("part-x.parquet"), store::PRIVATE_FILE).unwrap();
+        let mut w = ArrowWriter::try_new(file, schema, Some(diag::writer_properties(kv))).unwrap();
+        w.write(&batch).unwrap();
+        w.into_inner().unwrap().commit().unwrap();
+        dir
+    }
+
+    #[test]
+    fn bloom_filters_and_statistics_skip_row_groups() {
+        let n = 3 * diag::ROW_GROUP_ROWS;
+        let dir = store_of(n);
+        let now = 1_791_200_000;
+        // (network, since, rows found, row groups read)
+        let cases: &[(&str, Option<i64>, usize, usize)] = &[
+            ("10.1.17.112/32", None, 1, 1),
+            ("10.1.17.0/24", None, 256, 1),
+            ("::ffff:10.1.17.112/128", None, 1, 1),
+            ("10.9.0.0/16", None, 0, 0),
+            ("10.0.0.0/8", None, n, 3),
+            // The first row group ends before `since`: its time statistics skip it.
+            (
+                "10.0.0.0/8",
+                Some(1_791_158_400 + diag::ROW_GROUP_ROWS as i64),
+                n - diag::ROW_GROUP_ROWS,
+                2,
+            ),
+        ];
+        for &(net, since, rows, read) in cases {
+            let q = Query {
+                net: Some(net.parse().unwrap()),
+                since,
+                ..Query::default()
+            };
+            let r = query(dir.path(), &q, now).unwrap();
+            assert_eq!(r.row_groups, 3, "{net}");
+            assert_eq!(
+                (r.rows.len(), r.row_groups_read),
+                (rows, read),
+                "{net} {since:?}"
+            );
+        }
     }
 
     #[test]
