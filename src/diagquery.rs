@@ -13,7 +13,9 @@ use arrow_array::{Array, BooleanArray, RecordBatch};
 use ipnet::IpNet;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter};
+use parquet::arrow::arrow_reader::{
+    ArrowPredicateFn, ArrowReaderMetadata, ParquetRecordBatchReaderBuilder, RowFilter,
+};
 use parquet::file::metadata::{KeyValue, ParquetMetaData};
 use parquet::file::statistics::Statistics;
 
@@ -434,7 +436,6 @@ pub fn query(out: &Path, q: &Query, now: i64) -> Result<QueryResult> {
         if groups.is_empty() {
             continue;
         }
-        res.row_groups_read += groups.len();
         let schema = builder.schema().clone();
         let wanted = [
             ADDR_COLUMN,
@@ -448,21 +449,33 @@ pub fn query(out: &Path, q: &Query, now: i64) -> Result<QueryResult> {
             .iter()
             .filter_map(|n| schema.index_of(n).ok())
             .collect();
-        let mask = ProjectionMask::roots(builder.parquet_schema(), filter_cols);
-        let qc = q.clone();
-        let pred = ArrowPredicateFn::new(mask, move |batch: RecordBatch| Ok(matches(&batch, &qc)));
-        let reader = builder
-            .with_row_groups(groups)
-            .with_row_filter(RowFilter::new(vec![Box::new(pred)]))
-            .with_batch_size(8192)
-            .build()
+        let meta = ArrowReaderMetadata::try_new(builder.metadata().clone(), Default::default())
             .map_err(|e| perr(&f.path, e))?;
-        for batch in reader {
-            let batch = batch.map_err(|e| perr(&f.path, e))?;
-            rows_of(&batch, &mut res.rows, q.limit);
-            if q.limit != 0 && res.rows.len() >= q.limit {
-                res.truncated = true;
-                return Ok(res);
+        drop(builder);
+        let file = File::open(&f.path).map_err(|e| Error::input(&f.path, e))?;
+        // One reader per row group: the sync reader evaluates a row filter over all of its
+        // row groups before it yields a row, so this is what lets `limit` stop early.
+        for g in groups {
+            res.row_groups_read += 1;
+            let handle = file.try_clone().map_err(|e| Error::input(&f.path, e))?;
+            let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, meta.clone());
+            let mask = ProjectionMask::roots(builder.parquet_schema(), filter_cols.clone());
+            let qc = q.clone();
+            let pred =
+                ArrowPredicateFn::new(mask, move |batch: RecordBatch| Ok(matches(&batch, &qc)));
+            let reader = builder
+                .with_row_groups(vec![g])
+                .with_row_filter(RowFilter::new(vec![Box::new(pred)]))
+                .with_batch_size(8192)
+                .build()
+                .map_err(|e| perr(&f.path, e))?;
+            for batch in reader {
+                let batch = batch.map_err(|e| perr(&f.path, e))?;
+                rows_of(&batch, &mut res.rows, q.limit);
+                if q.limit != 0 && res.rows.len() >= q.limit {
+                    res.truncated = true;
+                    return Ok(res);
+                }
             }
         }
     }
