@@ -26,7 +26,7 @@ fi
 rows=$("$bin" --now "$now" audit --out "$out" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["total_rows"])')
 # A rare client (once among the first 200k lines) and its /24 (/120 for IPv6); and the client
 # of the middle line, which the generator's Zipf popularity makes a frequent one.
-rare=$(head -n 200000 "$log" | cut -d' ' -f1 | sort | uniq -c | awk '$1 == 1 { print $2; exit }')
+rare=$(head -n 200000 "$log" | cut -d' ' -f1 | sort | uniq -c | awk '$1 == 1 && !found { print $2; found = 1 }')
 hot=$(sed -n "$((lines / 2))p" "$log" | cut -d' ' -f1)
 case "$rare" in
   *:*) net="$rare/120" ;;
