@@ -12,13 +12,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    StringBuilder, TimestampMicrosecondBuilder, UInt16Builder, UInt64Builder,
+    FixedSizeBinaryBuilder, StringBuilder, TimestampMicrosecondBuilder, UInt16Builder,
+    UInt64Builder,
 };
 use arrow_array::{ArrayRef, RecordBatch, UInt64Array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
 use parquet::file::reader::FileReader;
 use parquet::file::serialized_reader::SerializedFileReader;
+use parquet::schema::types::ColumnPath;
 use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
@@ -43,12 +46,54 @@ pub enum DiagMode {
 pub const EXPIRES_AT: &str = "expires_at";
 /// Longest raw line kept for a rejected line, in bytes.
 pub const MAX_RAW_LINE: usize = 8192;
+/// The column holding a row's client as a 16-byte sortable address key (see [`addr_key`]).
+pub const ADDR_COLUMN: &str = "client_addr";
+/// Rows per row group: the unit that statistics and bloom filters let a query skip.
+pub const ROW_GROUP_ROWS: usize = 64 * 1024;
+
+/// An address as 16 big-endian bytes that sort as addresses do: IPv6 as is, IPv4 (and
+/// IPv4-mapped IPv6) as `::ffff:a.b.c.d`, so both forms of one client share one key.
+pub fn addr_key(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(a) => u128::from(a.to_ipv6_mapped()),
+        IpAddr::V6(a) => u128::from(a),
+    }
+}
+
+/// The inclusive range of address keys a network covers (an IPv4 network as its mapped range).
+pub fn net_key_range(net: &ipnet::IpNet) -> (u128, u128) {
+    match net {
+        ipnet::IpNet::V4(n) => (
+            addr_key(IpAddr::V4(n.network())),
+            addr_key(IpAddr::V4(n.broadcast())),
+        ),
+        ipnet::IpNet::V6(n) => (u128::from(n.network()), u128::from(n.broadcast())),
+    }
+}
+
+/// Writer settings of a diagnostics file: row groups of [`ROW_GROUP_ROWS`], statistics, and a
+/// bloom filter on the address column, so that a query for one client reads only the row
+/// groups that may hold it.
+pub fn writer_properties(kv: Vec<parquet::file::metadata::KeyValue>) -> WriterProperties {
+    let addr = ColumnPath::from(ADDR_COLUMN);
+    WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::ZSTD(
+            parquet::basic::ZstdLevel::default(),
+        ))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_column_bloom_filter_enabled(addr.clone(), true)
+        .set_column_bloom_filter_fpp(addr.clone(), 0.01)
+        .set_column_bloom_filter_max_ndv(addr, ROW_GROUP_ROWS as u64)
+        .set_key_value_metadata(Some(kv))
+        .build()
+}
 
 pub fn schema() -> SchemaRef {
     let ts = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
     Arc::new(Schema::new(vec![
         Field::new("time", ts, true),
         Field::new("client_ip", DataType::Utf8, true),
+        Field::new(ADDR_COLUMN, DataType::FixedSizeBinary(16), true),
         Field::new("method", DataType::Utf8, true),
         Field::new("target", DataType::Utf8, true),
         Field::new("protocol", DataType::Utf8, true),
@@ -89,6 +134,7 @@ fn push_opt(builder: &mut StringBuilder, b: Option<&[u8]>, escaping: Escaping) {
 pub struct DayRows {
     time: TimestampMicrosecondBuilder,
     client_ip: StringBuilder,
+    client_addr: FixedSizeBinaryBuilder,
     method: StringBuilder,
     target: StringBuilder,
     protocol: StringBuilder,
@@ -109,6 +155,7 @@ impl DayRows {
         DayRows {
             time: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
             client_ip: StringBuilder::new(),
+            client_addr: FixedSizeBinaryBuilder::new(16),
             method: StringBuilder::new(),
             target: StringBuilder::new(),
             protocol: StringBuilder::new(),
@@ -134,6 +181,7 @@ impl DayRows {
         let cols: Vec<ArrayRef> = vec![
             Arc::new(self.time.finish()),
             Arc::new(self.client_ip.finish()),
+            Arc::new(self.client_addr.finish()),
             Arc::new(self.method.finish()),
             Arc::new(self.target.finish()),
             Arc::new(self.protocol.finish()),
@@ -178,8 +226,12 @@ impl ChunkRows {
                 // The builder collects what is written into the next value.
                 let _ = write!(d.client_ip, "{ip}");
                 d.client_ip.append_value("");
+                let _ = d.client_addr.append_value(addr_key(ip).to_be_bytes());
             }
-            None => push_text(&mut d.client_ip, rec.client, rec.escaping),
+            None => {
+                push_text(&mut d.client_ip, rec.client, rec.escaping);
+                d.client_addr.append_null();
+            }
         }
         push_opt(&mut d.method, Some(rec.method), rec.escaping);
         push_text(
@@ -208,6 +260,7 @@ impl ChunkRows {
         let d = self.day(day);
         d.time.append_null();
         d.client_ip.append_null();
+        d.client_addr.append_null();
         d.method.append_null();
         d.target.append_null();
         d.protocol.append_null();
@@ -324,11 +377,15 @@ impl DiagWriter {
             let expires_at = jiff::Timestamp::from_second(expires)
                 .map(|t| t.to_string())
                 .unwrap_or_default();
-            let props = crate::reports::writer_properties(
+            let kv = crate::reports::writer_properties(
                 "diagnostics",
                 &self.run_id,
                 vec![(EXPIRES_AT.to_string(), expires_at)],
-            );
+            )
+            .key_value_metadata()
+            .cloned()
+            .unwrap_or_default();
+            let props = writer_properties(kv);
             let w = ArrowWriter::try_new(file, schema(), Some(props))
                 .map_err(|e| parquet_err(&dir, e))?;
             self.writers.insert(day, w);
@@ -377,6 +434,12 @@ pub struct PurgeReport {
     pub stale_temps_removed: u64,
     /// Visitor salts deleted with their day's diagnostics.
     pub salts_deleted: u64,
+    /// The diagnostics files deleted (not in the manifest: the count says enough).
+    #[serde(skip)]
+    pub files: Vec<PathBuf>,
+    /// The salt files deleted.
+    #[serde(skip)]
+    pub salt_files: Vec<PathBuf>,
 }
 
 /// Deletes every diagnostics file whose `expires_at` is at or before `now`, and temporary files
@@ -407,6 +470,7 @@ pub fn purge(out: &Path, now: i64) -> Result<PurgeReport> {
                     if store::remove_file(&path)? {
                         report.files_deleted += 1;
                         report.bytes_deleted += size;
+                        report.files.push(path);
                     }
                 }
                 Ok(_) => {}

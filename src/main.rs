@@ -82,12 +82,78 @@ enum Command {
         /// Wait for a run working on the output tree instead of refusing.
         #[arg(long)]
         wait: bool,
+        /// Print what was deleted as JSON on stdout.
+        #[arg(long)]
+        json: bool,
     },
     /// Process every log (file names or globs, or `inputs` of the config file) whose content
     /// the output tree has not counted yet: rotated, compressed and copied logs count once, a
     /// log that grew is read from where the last run stopped. Takes every option of `process`,
     /// also as keys of a TOML config file.
     Rotate(Box<RotateArgs>),
+    /// Query the unexpired diagnostics: raw rows by client, status, time, path or vhost.
+    Diag(DiagArgs),
+    /// Remove every diagnostics row of a client (an address or a CIDR network), rewriting each
+    /// file that holds one; prints how many rows left which file.
+    Forget {
+        /// The client: an address (IPv4, IPv6 or IPv4-mapped) or a network.
+        #[arg(value_name = "ADDR|CIDR", value_parser = parse_cidr)]
+        client: ipnet::IpNet,
+        /// Output tree.
+        #[arg(long, default_value = "logveil-out")]
+        out: PathBuf,
+        /// Print the result as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the personal data an output tree holds: diagnostics rows per day with raw
+    /// addresses, their time span and expiry, visitor salts and their expiry, sizes.
+    Audit {
+        /// Output tree.
+        #[arg(long, default_value = "logveil-out")]
+        out: PathBuf,
+        /// Print the inventory as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a shell completion script on stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout.
+    Man,
+}
+
+#[derive(Args)]
+struct DiagArgs {
+    /// Output tree.
+    #[arg(long, default_value = "logveil-out")]
+    out: PathBuf,
+    /// Rows of this client: an address or a CIDR network.
+    #[arg(long, value_name = "ADDR|CIDR", value_parser = parse_cidr)]
+    ip: Option<ipnet::IpNet>,
+    /// Status codes: `5xx`, `404`, `500-504`, comma-separated.
+    #[arg(long, value_name = "CODES", value_parser = logveil::diagquery::StatusSet::parse)]
+    status: Option<logveil::diagquery::StatusSet>,
+    /// Rows at or after this time: RFC 3339, or a duration before now (`2h`, `3d`).
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Rows before this time: RFC 3339, or a duration before now.
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    /// Rows whose request target starts with this.
+    #[arg(long, value_name = "PREFIX")]
+    path_prefix: Option<String>,
+    /// Rows of this virtual host.
+    #[arg(long)]
+    vhost: Option<String>,
+    /// At most this many rows (0: all).
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// One JSON object per row on stdout instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -380,9 +446,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Report(a) => report(a, cli.quiet),
-        Command::Purge { out, wait } => {
+        Command::Purge { out, wait, json } => {
             let r = logveil::pipeline::purge(&out, now, wait)?;
-            if !cli.quiet {
+            if json {
+                let files: Vec<_> = r.files.iter().chain(&r.salt_files).collect();
+                println!("{}", serde_json::json!({"summary": r, "deleted": files}));
+            } else if !cli.quiet {
+                for f in r.files.iter().chain(&r.salt_files) {
+                    println!("deleted {}", f.display());
+                }
                 eprintln!(
                     "purged {} expired diagnostics files ({} bytes) and {} visitor salts",
                     r.files_deleted, r.bytes_deleted, r.salts_deleted
@@ -391,6 +463,43 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Rotate(r) => rotate(*r, now, cli.quiet),
+        Command::Diag(a) => diag(a, now, cli.quiet),
+        Command::Forget { client, out, json } => {
+            let r = logveil::diagquery::forget(&out, &client, now)?;
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                print!("{}", logveil::diagquery::render_forget(&r));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { out, json } => {
+            let a = logveil::audit::audit(&out, now)?;
+            if json {
+                println!("{}", serde_json::to_string(&a)?);
+            } else {
+                print!(
+                    "{}",
+                    logveil::audit::render(&a, logveil::table::stdout_width())
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "logveil",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -536,8 +645,32 @@ fn process_inputs(
         reprocess: a.reprocess,
         wait: a.wait,
         now,
+        progress: None,
     };
-    let outcome = pipeline::process(&opts, &geo)?;
+    let mut opts = opts;
+    let display = logveil::progress::wanted(quiet).then(|| {
+        let counters = Arc::new(logveil::progress::Counters::default());
+        opts.progress = Some(counters.clone());
+        let paths: Vec<&std::path::Path> = opts
+            .inputs
+            .iter()
+            .filter_map(|i| match i {
+                InputSpec::Path(p) => Some(p.as_path()),
+                InputSpec::Stdin => None,
+            })
+            .collect();
+        let total = if paths.len() < opts.inputs.len() {
+            None
+        } else {
+            logveil::progress::known_size(&paths)
+        };
+        logveil::progress::Display::start(counters, total)
+    });
+    let outcome = pipeline::process(&opts, &geo);
+    if let Some(d) = display {
+        d.finish();
+    }
+    let outcome = outcome?;
     let code = outcome_code(&outcome, a.json, quiet)?;
     Ok((code, outcome))
 }
@@ -631,6 +764,55 @@ fn anonymise(a: AnonymiseArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             eprintln!("anonymise: {note}");
         }
         eprintln!("anonymise: {}", summary.counts.summary());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn diag(a: DiagArgs, now: i64, quiet: bool) -> anyhow::Result<ExitCode> {
+    use logveil::diagquery::{Query, query, render_rows};
+    let when = |s: &Option<String>| -> anyhow::Result<Option<i64>> {
+        s.as_deref()
+            .map(|s| timeopt::parse_instant_or_ago(s, now).map_err(logveil::Error::Usage))
+            .transpose()
+            .map_err(Into::into)
+    };
+    let q = Query {
+        net: a.ip,
+        status: a.status,
+        since: when(&a.since)?,
+        until: when(&a.until)?,
+        path_prefix: a.path_prefix,
+        vhost: a.vhost,
+        limit: a.limit,
+    };
+    let r = query(&a.out, &q, now)?;
+    for f in &r.expired_deleted {
+        eprintln!("logveil: deleted expired {}", f.display());
+    }
+    if a.json {
+        use std::io::Write;
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        for row in &r.rows {
+            serde_json::to_writer(&mut out, row)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()?;
+    } else {
+        print!("{}", render_rows(&r.rows, logveil::table::stdout_width()));
+    }
+    if !quiet {
+        eprintln!(
+            "{} rows{}; read {} of {} row groups in {} files",
+            r.rows.len(),
+            if r.truncated {
+                " (--limit reached)"
+            } else {
+                ""
+            },
+            r.row_groups_read,
+            r.row_groups,
+            r.files
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

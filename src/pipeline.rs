@@ -65,6 +65,8 @@ pub struct Options {
     pub wait: bool,
     /// The clock: Unix seconds.
     pub now: i64,
+    /// Bytes and lines done so far, bumped once per chunk (for a progress display).
+    pub progress: Option<std::sync::Arc<crate::progress::Counters>>,
 }
 
 impl Options {
@@ -97,6 +99,7 @@ impl Options {
             reprocess: false,
             wait: false,
             now,
+            progress: None,
         }
     }
 }
@@ -127,6 +130,7 @@ struct Ctx<'a> {
     /// The anonymised copy of the current input, when one is made.
     copy: Option<&'a CopyCtx>,
     copy_compression: OutCompression,
+    progress: Option<&'a crate::progress::Counters>,
 }
 
 /// One thread's caches and scratch buffers.
@@ -260,6 +264,7 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
         reports: opts.reports,
         copy: None,
         copy_compression: OutCompression::None,
+        progress: opts.progress.as_deref(),
     };
     let copy_base = match &opts.anonymised_log {
         Some(dir) => {
@@ -523,7 +528,8 @@ pub fn purge(out: &Path, now: i64, wait: bool) -> Result<diag::PurgeReport> {
     let _lock = txn::lock(out, wait)?;
     txn::recover(out)?;
     let mut r = diag::purge(out, now)?;
-    r.salts_deleted = crate::visitors::purge_salts(out, now)?;
+    r.salt_files = crate::visitors::purge_salt_files(out, now)?;
+    r.salts_deleted = r.salt_files.len() as u64;
     Ok(r)
 }
 
@@ -591,6 +597,9 @@ fn run_source(
             }
             let lines = process_chunk(ctx, &mut worker, &mut acc, chunk.bytes(), header, &mut rows);
             src.release(&chunk);
+            if let Some(p) = ctx.progress {
+                p.add(chunk.bytes().len() as u64, lines);
+            }
             acc.diagnostics_rows += rows.rows;
             let msg = ChunkMessage {
                 input,

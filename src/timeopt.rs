@@ -33,6 +33,14 @@ pub fn parse_instant(s: &str) -> Result<i64, String> {
         })
 }
 
+/// Parses an instant given as RFC 3339, or as a duration before `now` (`2h`, `3d`).
+pub fn parse_instant_or_ago(s: &str, now: i64) -> Result<i64, String> {
+    if s.trim().starts_with(|c: char| c.is_ascii_digit()) && !s.contains('-') {
+        return parse_duration(s).map(|d| now.saturating_sub(d));
+    }
+    parse_instant(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,5 +60,8 @@ mod tests {
         assert_eq!(parse_instant("1970-01-01T00:01:00Z"), Ok(60));
         assert_eq!(parse_instant("2000-10-10T13:55:36-07:00"), Ok(971_211_336));
         assert!(parse_instant("yesterday").is_err());
+        assert_eq!(parse_instant_or_ago("2h", 10_000), Ok(2800));
+        assert_eq!(parse_instant_or_ago("1970-01-01T00:01:00Z", 10_000), Ok(60));
+        assert!(parse_instant_or_ago("2x", 10_000).is_err());
     }
 }

@@ -180,26 +180,64 @@ fn salt_path(dir: &Path, day: i64) -> PathBuf {
 
 /// Deletes every stored salt whose day's diagnostics have expired at `now`. Returns how many.
 pub fn purge_salts(out: &Path, now: i64) -> Result<u64> {
+    Ok(purge_salt_files(out, now)?.len() as u64)
+}
+
+/// Deletes every stored salt whose day's diagnostics have expired at `now`; returns their paths.
+pub fn purge_salt_files(out: &Path, now: i64) -> Result<Vec<PathBuf>> {
+    let dir = salt_dir(out);
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    store::remove_stale_temps(&dir)?;
+    let mut deleted = Vec::new();
+    for salt in stored_salts(out)? {
+        if salt.expires_at <= now && store::remove_file(&salt.path)? {
+            deleted.push(salt.path);
+        }
+    }
+    Ok(deleted)
+}
+
+/// A stored salt file as `audit` shows it (never its content).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StoredSalt {
+    pub path: PathBuf,
+    /// The salt's UTC day, from its name.
+    pub date: String,
+    /// Unix seconds after which it is deleted.
+    pub expires_at: i64,
+    pub bytes: u64,
+}
+
+/// Every readable salt file under `OUT/state/salts`, by day. Unreadable ones are warned about.
+pub fn stored_salts(out: &Path) -> Result<Vec<StoredSalt>> {
     let dir = salt_dir(out);
     let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(0);
+        return Ok(Vec::new());
     };
-    store::remove_stale_temps(&dir)?;
-    let mut deleted = 0;
+    let mut salts = Vec::new();
     for e in entries.flatten() {
         let path = e.path();
         if path.extension().and_then(|x| x.to_str()) != Some("salt") {
             continue;
         }
         match read_salt(&path) {
-            Ok(Some((_, expires))) if expires <= now => {
-                deleted += store::remove_file(&path)? as u64;
-            }
-            Ok(_) => {}
+            Ok(Some((_, expires_at))) => salts.push(StoredSalt {
+                date: path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                bytes: e.metadata().map(|m| m.len()).unwrap_or(0),
+                path,
+                expires_at,
+            }),
+            Ok(None) => {}
             Err(e) => eprintln!("warning: {e}"),
         }
     }
-    Ok(deleted)
+    salts.sort_by(|a, b| a.date.cmp(&b.date));
+    Ok(salts)
 }
 
 /// One thread's view of the salts: day → SipHash key, filled from the [`SaltBook`] once per day.
