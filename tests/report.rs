@@ -205,9 +205,10 @@ fn part_files_of_a_day_are_summed_and_sketches_unioned() {
     let dir = tree();
     let out = dir.path().join("out");
     let once = report(&out, "80", &[]);
-    // The same log again, under the same salt: a second part file per day and table.
+    // The same log again, under the same salt: a second part file per day and table
+    // (`--reprocess`, since the ledger would skip content it has counted).
     logveil()
-        .args(["--now", NOW, "--quiet", "process"])
+        .args(["--now", NOW, "--quiet", "process", "--reprocess"])
         .arg(data("access.log"))
         .arg("--out")
         .arg(&out)
