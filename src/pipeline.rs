@@ -258,7 +258,8 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
         });
         let mut run = || -> Result<()> {
             for (idx, spec) in opts.inputs.iter().enumerate() {
-                let src = match Source::open(spec, opts.use_mmap, opts.chunk_size) {
+                let opened = Source::open(spec, opts.use_mmap, opts.chunk_size);
+                let src = match opened.map(|s| s.with_max_line(opts.max_line_bytes)) {
                     Ok(src) => src,
                     Err(e) if opts.keep_going => {
                         inputs.push(InputSummary::failed(spec.display_name(), &e));

@@ -109,6 +109,13 @@ struct StreamState {
     last_fields: Option<std::sync::Arc<[u8]>>,
     /// A read error held back until the lines before it have been handed out.
     failed: Option<std::io::Error>,
+    /// Longest line kept whole; of a longer one only its first `max_line + 1` bytes are kept
+    /// (so it still counts as too long), the rest is dropped as it is read.
+    max_line: usize,
+    /// Inside a line longer than `max_line`, dropping bytes up to its newline.
+    skipping: bool,
+    /// Bytes dropped so far from over-long lines (chunk offsets stay those of the input).
+    dropped: u64,
 }
 
 /// An opened input, ready to hand out chunks to several threads.
@@ -284,6 +291,9 @@ impl Source {
                 head_len: 0,
                 last_fields: None,
                 failed: None,
+                max_line: usize::MAX,
+                skipping: false,
+                dropped: 0,
             }))),
             next: AtomicUsize::new(0),
             chunk_size: chunk_size.max(1),
@@ -293,6 +303,17 @@ impl Source {
             compressed_size: None,
             released: Mutex::default(),
         }
+    }
+
+    /// Bounds the memory a streamed input can take with one line: a line longer than
+    /// `max_line` bytes is handed out as its first `max_line + 1` bytes (the caller rejects it
+    /// as too long) and the rest of it is dropped while it is read. A mapped input needs no
+    /// bound: its lines are slices of the page cache, released as they are processed.
+    pub fn with_max_line(self, max_line: usize) -> Self {
+        if let Backing::Stream(state) = &self.backing {
+            state.lock().unwrap_or_else(|p| p.into_inner()).max_line = max_line;
+        }
+        self
     }
 
     pub fn name(&self) -> &str {
@@ -499,6 +520,7 @@ impl StreamState {
             if n == 0 {
                 self.eof = true;
             }
+            self.bound_last_line(&mut buf, start);
         }
         if buf.is_empty() {
             return Ok(None);
@@ -514,7 +536,7 @@ impl StreamState {
         let index = self.next_index;
         self.next_index += 1;
         let offset = self.offset;
-        self.offset += buf.len() as u64;
+        self.offset += buf.len() as u64 + std::mem::take(&mut self.dropped);
         let preamble = self.last_fields.clone();
         if let Some(line) = last_line_starting(&buf, b"#Fields:") {
             self.last_fields = Some(line.into());
@@ -678,6 +700,37 @@ mod guard {
     }
 }
 
+impl StreamState {
+    /// Keeps the unfinished last line of `buf` within `max_line + 1` bytes; `fresh` is where
+    /// the bytes just read start.
+    fn bound_last_line(&mut self, buf: &mut Vec<u8>, fresh: usize) {
+        if self.max_line == usize::MAX {
+            return;
+        }
+        if self.skipping {
+            match memchr::memchr(b'\n', &buf[fresh..]) {
+                None => {
+                    self.dropped += (buf.len() - fresh) as u64;
+                    buf.truncate(fresh);
+                    return;
+                }
+                Some(p) => {
+                    self.dropped += p as u64;
+                    buf.drain(fresh..fresh + p);
+                    self.skipping = false;
+                }
+            }
+        }
+        let line_start = memchr::memrchr(b'\n', buf).map_or(0, |p| p + 1);
+        let keep = self.max_line.saturating_add(1);
+        if buf.len() - line_start > keep {
+            self.dropped += (buf.len() - line_start - keep) as u64;
+            buf.truncate(line_start + keep);
+            self.skipping = true;
+        }
+    }
+}
+
 fn page_size_into(cell: &AtomicUsize) {
     cell.store(page_size(), Ordering::Relaxed);
 }
@@ -797,6 +850,68 @@ mod tests {
             let chunks = collect_stream(&data, target);
             check_chunks(&chunks, &data);
         }
+    }
+
+    proptest! {
+        /// With a line bound, the read path hands out every line: a short one whole, a long one
+        /// as a prefix that is still too long (cut to `max_line + 1` bytes when it spans reads).
+        #[test]
+        fn read_path_cuts_long_lines_only(data in proptest::collection::vec(prop_oneof![Just(b'\n'), Just(b'\n'), any::<u8>()], 0..3000), target in 1usize..300, max_line in 0usize..40) {
+            let src = Source::from_reader("t".into(), Box::new(std::io::Cursor::new(data.clone())), None, target).with_max_line(max_line);
+            let mut got = Vec::new();
+            while let Some(c) = src.next_chunk().unwrap() {
+                got.extend_from_slice(c.bytes());
+            }
+            let split = |d: &[u8]| -> Vec<Vec<u8>> {
+                if d.is_empty() {
+                    return Vec::new();
+                }
+                let d = d.strip_suffix(b"\n").unwrap_or(d);
+                d.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect()
+            };
+            let (got, want) = (split(&got), split(&data));
+            prop_assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(&want) {
+                if w.len() <= max_line {
+                    prop_assert_eq!(g, w);
+                } else {
+                    prop_assert!(g.len() > max_line && w.starts_with(g));
+                }
+            }
+        }
+    }
+
+    /// A line of 64 MiB read with a bound of 1 KiB never makes a chunk larger than a few
+    /// chunk sizes.
+    #[test]
+    fn a_huge_streamed_line_takes_bounded_memory() {
+        struct Endless(u64);
+        impl Read for Endless {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = (buf.len() as u64).min(self.0) as usize;
+                buf[..n].fill(b'x');
+                self.0 -= n as u64;
+                Ok(n)
+            }
+        }
+        let reader = std::io::Cursor::new(b"first\n".to_vec())
+            .chain(Endless(64 << 20))
+            .chain(std::io::Cursor::new(b"\nlast\n".to_vec()));
+        let src = Source::from_reader("t".into(), Box::new(reader), None, 4096).with_max_line(1024);
+        let mut all = Vec::new();
+        while let Some(c) = src.next_chunk().unwrap() {
+            assert!(
+                c.bytes().len() < 1 << 20,
+                "chunk of {} bytes",
+                c.bytes().len()
+            );
+            all.extend_from_slice(c.bytes());
+        }
+        let ls: Vec<&[u8]> = lines(&all).collect();
+        assert_eq!(ls.len(), 3);
+        assert_eq!(ls[0], b"first");
+        assert_eq!(ls[1].len(), 1025);
+        assert_eq!(ls[2], b"last");
     }
 
     #[test]
