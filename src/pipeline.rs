@@ -385,7 +385,11 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
         elapsed: started.elapsed(),
         threads: opts.threads,
     });
-    manifest::write(&opts.out, &summary)?;
+    if let Err(e) = manifest::write(&opts.out, &summary) {
+        // Reports without their run's manifest would be counted again by the next run.
+        crate::store::withdraw(&report_files);
+        return Err(e);
+    }
     let failed_inputs = summary.inputs.iter().filter(|i| i.error.is_some()).count();
     Ok(Outcome {
         summary,

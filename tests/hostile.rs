@@ -506,3 +506,140 @@ fn a_log_truncated_while_mapped_is_an_error_not_a_crash() {
         other => panic!("exit {other}; stderr: {err}"),
     }
 }
+
+/// A small tmpfs mounted for a test, unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` bytes on `dir`, or `None` where mounting is not permitted.
+    fn mount(dir: &Path, size: u64) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(dir.to_path_buf()))
+    }
+
+    fn resize(&self, size: u64) {
+        let st = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(st.success(), "remount to {size} bytes");
+    }
+
+    /// Bytes in use (whole pages, as tmpfs counts them).
+    fn used(&self) -> u64 {
+        let c = std::ffi::CString::new(self.0.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: `statvfs` is plain data, filled by the call for a valid path.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::statvfs(c.as_ptr(), &mut st) }, 0);
+        (st.f_blocks - st.f_bfree) * st.f_frsize
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Every file under `dir`, relative to it.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A full disk: the output tree lives on a tmpfs too small for the run, at several sizes so
+/// that the space runs out while diagnostics, reports or the manifest are written. Each run
+/// exits 1 with one error line saying so, and leaves no report, no manifest and no temporary
+/// file; the next run with space succeeds. Skipped where a tmpfs cannot be mounted.
+#[test]
+fn a_full_disk_fails_cleanly_and_the_next_run_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("disk");
+    let Some(disk) = Tmpfs::mount(&mnt, 64 << 20) else {
+        eprintln!(
+            "SKIPPED a_full_disk_fails_cleanly_and_the_next_run_succeeds: cannot mount a tmpfs here (needs root)"
+        );
+        return;
+    };
+    let out = mnt.join("out");
+    let log = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sample.log");
+    let process = || {
+        let o = Command::new(env!("CARGO_BIN_EXE_logveil"))
+            .arg("process")
+            .arg(&log)
+            .arg("--out")
+            .arg(&out)
+            .args(["--now", "2026-10-06T00:00:00Z", "--diagnostics", "all"])
+            .output()
+            .unwrap();
+        (o.status, String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let (status, err) = process();
+    assert!(status.success(), "with space: {err}");
+    let full = disk.used();
+    let complete = files_under(&out);
+    assert!(complete.iter().any(|f| f.starts_with("runs/")));
+    std::fs::remove_dir_all(&out).unwrap();
+
+    let page = 4096;
+    let mut failures = Vec::new();
+    for share in [5, 30, 60, 80, 90, 95, 99] {
+        let size = (full * share / 100).div_ceil(page) * page;
+        if size >= full {
+            continue;
+        }
+        disk.resize(size);
+        let (status, err) = process();
+        let err = err.trim_end().to_string();
+        let left = files_under(&out);
+        let published: Vec<&String> = left
+            .iter()
+            .filter(|f| f.starts_with("reports/") || f.starts_with("runs/"))
+            .collect();
+        let temps: Vec<&String> = left.iter().filter(|f| f.contains(".tmp-")).collect();
+        let ok = status.code() == Some(1)
+            && err.lines().count() == 1
+            && err.contains("No space left on device")
+            && !err.contains("panicked")
+            && published.is_empty()
+            && temps.is_empty();
+        eprintln!("disk of {size} bytes ({share}% of {full}): {status}: {err}");
+        if !ok {
+            failures.push(format!(
+                "{size} bytes: {status}, stderr {err:?}, published {published:?}, temporaries {temps:?}"
+            ));
+        }
+        std::fs::remove_dir_all(&out).ok();
+    }
+    disk.resize(64 << 20);
+    let (status, err) = process();
+    assert!(status.success(), "the next run with space: {err}");
+    assert_eq!(
+        files_under(&out).len(),
+        complete.len(),
+        "the next run writes a complete tree"
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
