@@ -27,7 +27,13 @@ fuzz_target!(|data: &[u8]| {
     for line in lines(body) {
         for format in Format::NAMED {
             if let Ok(rec) = format.parse(line, w3c.as_ref()) {
-                for f in [rec.client, rec.request, rec.method, rec.target, rec.protocol] {
+                for f in [
+                    rec.client,
+                    rec.request,
+                    rec.method,
+                    rec.target,
+                    rec.protocol,
+                ] {
                     assert!(within(line, f), "{format:?}: a field outside the line");
                 }
             }
