@@ -28,12 +28,20 @@ fn addresses_in(bytes: &[u8]) -> Vec<IpAddr> {
         for c in candidates {
             if let Ok(ip) = c.parse::<IpAddr>()
                 && !ip.is_unspecified()
+                && (ip.is_ipv4() || says_enough(c))
             {
                 out.push(ip);
             }
         }
     }
     out
+}
+
+/// The scrubber's documented threshold for IPv6 literals in free text: an embedded dotted
+/// quad or at least three written groups (`fe80::1`, `::1` or `a::b` are left alone, as
+/// they also stand for times, C++ names and the like).
+fn says_enough(c: &str) -> bool {
+    c.contains('.') || c.split(':').filter(|g| !g.is_empty()).count() >= 3
 }
 
 fn percent_decode(b: &[u8]) -> Vec<u8> {
