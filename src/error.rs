@@ -5,19 +5,19 @@ use std::path::PathBuf;
 /// Everything that can go wrong in the library. The binary maps these to exit codes.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot read {path}: {source}")]
+    // The cause is part of the message and not a `source()`: the binary prints the error
+    // chain, which would repeat it.
+    #[error("cannot read {path}: {cause}")]
     Input {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("geo database {path}: {reason}")]
     GeoDatabase { path: String, reason: String },
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {cause}")]
     Output {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("unsafe output location {path}: {reason}")]
     UnsafeOutput { path: PathBuf, reason: String },
@@ -68,13 +68,13 @@ impl Error {
     pub(crate) fn output(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Output {
             path: path.into(),
-            source,
+            cause: source,
         }
     }
     pub(crate) fn input(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Input {
             path: path.into(),
-            source,
+            cause: source,
         }
     }
     /// True for errors the user caused with their options (exit code 2).

@@ -355,7 +355,8 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
                     }
                     None => Resume::default(),
                 };
-                let src = match Source::open_at(spec, opts.use_mmap, opts.chunk_size, resume) {
+                let opened = Source::open_at(spec, opts.use_mmap, opts.chunk_size, resume);
+                let src = match opened.map(|s| s.with_max_line(opts.max_line_bytes)) {
                     Ok(src) => src,
                     Err(e) if opts.keep_going => {
                         inputs.push(InputSummary::failed(spec.display_name(), &e));

@@ -286,5 +286,16 @@ pub fn write_all_with(
     for (name, b) in batches(tables)? {
         files.extend(write_table(out, name, run_id, &b, extra)?);
     }
-    files.into_iter().map(AtomicFile::commit).collect()
+    // All or nothing: a commit that fails (a full disk) withdraws the ones before it.
+    let mut done = Vec::with_capacity(files.len());
+    for f in files {
+        match f.commit() {
+            Ok(p) => done.push(p),
+            Err(e) => {
+                crate::store::withdraw(&done);
+                return Err(e);
+            }
+        }
+    }
+    Ok(done)
 }

@@ -1070,7 +1070,7 @@ fn find_v6(r: &[u8]) -> Option<(usize, usize, Ipv6Addr)> {
             fc + 1
         });
     }
-    let mut ends = [Some(e0), None, None];
+    let mut ends = [Some(e0), None, None, None];
     if lc + 1 < e0 {
         let last = &r[lc + 1..e0];
         let hex = last
@@ -1086,6 +1086,10 @@ fn find_v6(r: &[u8]) -> Option<(usize, usize, Ipv6Addr)> {
         } else {
             lc
         });
+        // `a:…:h:::2`: an address ending in `::` followed by a port.
+        if lc > 1 && r[lc - 1] == b':' && r[lc - 2] == b':' {
+            ends[3] = Some(lc);
+        }
     }
     for s in starts.into_iter().flatten() {
         for e in ends.into_iter().flatten() {
@@ -1437,6 +1441,22 @@ mod tests {
         }
         assert!(out.starts_with(b"prefix"), "out is only appended to");
         out.split_off(6)
+    }
+
+    /// Found by fuzzing: an address ending in `::` followed by `:port` (`…:4a2b:::2`) was
+    /// kept whole, though a reader sees a full address and a port.
+    #[test]
+    fn address_ending_in_double_colon_before_a_port_is_truncated() {
+        let (plain, _) = scrubbers();
+        for method in ["target", "referrer", "text"] {
+            let got = run(
+                &plain,
+                method,
+                b"[2001:db8:4a2b:78:F42:db28:4a2b:::2]:443 x",
+            );
+            let got = String::from_utf8_lossy(&got).to_lowercase();
+            assert!(!got.contains("78:f42"), "{method}: {got}");
+        }
     }
 
     fn check(method: &str, input: &str, expected: &str) {

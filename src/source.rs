@@ -3,11 +3,25 @@
 //!
 //! # Mapping policy
 //!
-//! A plain regular file is memory-mapped unless the caller asks for `read()`. A mapped file
-//! that another process truncates while it is mapped can raise SIGBUS on access; logveil is
-//! meant to run on rotated (closed) files, and `--no-mmap` is the choice for a file that may
-//! still be written. Anything that is not a regular file (stdin, a pipe, a FIFO) is always
+//! A plain regular file is memory-mapped unless the caller asks for `read()` (`--no-mmap`).
+//! Anything that is not a regular file (stdin, a pipe, a FIFO) and every compressed input is
 //! read with `read()`. The mode used is reported in the run summary.
+//!
+//! A mapping is a snapshot of the file's size at open: bytes appended later are not read. A
+//! file that another process truncates while it is mapped would make reads of the lost pages
+//! raise SIGBUS and kill the process. logveil does not die of it:
+//!
+//! - A SIGBUS handler, installed with the first mapping, knows every live mapping. A fault
+//!   inside one maps anonymous zero pages over the rest of that mapping (`mmap` with
+//!   `MAP_FIXED`, which is safe in a signal handler) and marks the mapping as faulted; the
+//!   faulting read then sees zeros and carries on. Faults anywhere else go to the handler that
+//!   was installed before (Rust's stack-overflow handler, or the default action).
+//! - Before it hands out each chunk, and once more at the end, the source checks the flag and
+//!   the file's current size. A faulted or shrunk file fails with an input error naming it
+//!   ("changed while it was read"), so its counts are never taken as complete: the run exits 1
+//!   and, without `--keep-going`, publishes nothing.
+//! - A file rewritten in place to the same size is not detected; logveil is meant for
+//!   rotated, closed files, and `--no-mmap` is the choice for a file that is still written.
 
 use std::fs::File;
 use std::io::Read;
@@ -90,8 +104,9 @@ pub struct Resume {
 }
 
 enum Backing {
-    /// A mapping and the range of it that is read.
-    Mapped(memmap2::Mmap, Range<usize>),
+    /// The mapping, the range of it that is read, the open file (to see whether it shrank)
+    /// and the mapping's slot in the SIGBUS guard.
+    Mapped(memmap2::Mmap, Range<usize>, File, guard::Slot),
     Empty,
     Stream(Box<Mutex<StreamState>>),
 }
@@ -109,6 +124,13 @@ struct StreamState {
     content: Option<blake3::Hasher>,
     /// A read error held back until the lines before it have been handed out.
     failed: Option<std::io::Error>,
+    /// Longest line kept whole; of a longer one only its first `max_line + 1` bytes are kept
+    /// (so it still counts as too long), the rest is dropped as it is read.
+    max_line: usize,
+    /// Inside a line longer than `max_line`, dropping bytes up to its newline.
+    skipping: bool,
+    /// Bytes dropped so far from over-long lines (chunk offsets stay those of the input).
+    dropped: u64,
 }
 
 /// An opened input, ready to hand out chunks to several threads.
@@ -268,32 +290,40 @@ impl Source {
                     start: lo,
                 });
             }
-            // SAFETY: the mapping is read-only and private to this process. The remaining hazard
-            // is another process truncating the file while it is mapped, which makes later reads
-            // of the lost pages raise SIGBUS; the module docs state the policy (map closed,
-            // rotated files; use `--no-mmap` for a file that may still change). No `&mut`
-            // aliasing is possible because nothing here writes through the mapping.
+            // SAFETY: the mapping is read-only and private to this process, and nothing writes
+            // through it, so no `&mut` aliasing is possible. The remaining hazard is another
+            // process truncating the file while it is mapped: reads of the lost pages then raise
+            // SIGBUS. The guard below turns such a fault into zero pages and a flag that
+            // `next_chunk` reports as an input error (see the module docs).
             let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::input(path, e))?;
-            // No MADV_SEQUENTIAL: with it the kernel maps read-ahead pages into the process, and
-            // resident memory grows with the file despite the pages released below.
             // The file may have shrunk since its size was read: never read past the mapping.
             let hi = (hi as usize).min(map.len());
             let lo = (lo as usize).min(hi);
-            return Ok(Source {
-                name,
-                backing: Backing::Mapped(map, lo..hi),
-                next: AtomicUsize::new(0),
-                chunk_size,
-                mode: ReadMode::Mmap,
-                size: Some((hi - lo) as u64),
-                compression: Compression::None,
-                compressed_size: None,
-                released: Mutex::new(Released {
-                    hash: resume.prior,
-                    ..Released::default()
-                }),
-                start: lo as u64,
-            });
+            match guard::Slot::register(map.as_ptr() as usize, map.len()) {
+                Some(slot) => {
+                    // No MADV_SEQUENTIAL: with it the kernel maps read-ahead pages into the
+                    // process, and resident memory grows with the file despite the pages
+                    // released below.
+                    return Ok(Source {
+                        name,
+                        backing: Backing::Mapped(map, lo..hi, file, slot),
+                        next: AtomicUsize::new(0),
+                        chunk_size,
+                        mode: ReadMode::Mmap,
+                        size: Some((hi - lo) as u64),
+                        compression: Compression::None,
+                        compressed_size: None,
+                        released: Mutex::new(Released {
+                            hash: resume.prior,
+                            ..Released::default()
+                        }),
+                        start: lo as u64,
+                    });
+                }
+                // Every guard slot is taken (many inputs open at once): read this one instead,
+                // rather than map it unguarded.
+                None => drop(map),
+            }
         }
         let size = meta.is_file().then_some(hi - lo);
         let reader: Box<dyn Read + Send> = if lo == 0 && resume.end.is_none() {
@@ -332,6 +362,9 @@ impl Source {
                 last_fields: None,
                 content: None,
                 failed: None,
+                max_line: usize::MAX,
+                skipping: false,
+                dropped: 0,
             }))),
             next: AtomicUsize::new(0),
             chunk_size: chunk_size.max(1),
@@ -358,7 +391,7 @@ impl Source {
                 let rel = self.released.lock().unwrap_or_else(|p| p.into_inner());
                 rel.hash.as_ref().map(|h| (self.start, h.finalize()))
             }
-            Backing::Mapped(map, r) => {
+            Backing::Mapped(map, r, ..) => {
                 let rel = self.released.lock().unwrap_or_else(|p| p.into_inner());
                 rel.hash.as_ref().map(|h| {
                     // Whatever was not released (a chunk left unfinished) is hashed here.
@@ -374,6 +407,17 @@ impl Source {
                     .map(|h| (self.start + st.offset, h.finalize()))
             }
         }
+    }
+
+    /// Bounds the memory a streamed input can take with one line: a line longer than
+    /// `max_line` bytes is handed out as its first `max_line + 1` bytes (the caller rejects it
+    /// as too long) and the rest of it is dropped while it is read. A mapped input needs no
+    /// bound: its lines are slices of the page cache, released as they are processed.
+    pub fn with_max_line(self, max_line: usize) -> Self {
+        if let Backing::Stream(state) = &self.backing {
+            state.lock().unwrap_or_else(|p| p.into_inner()).max_line = max_line;
+        }
+        self
     }
 
     pub fn name(&self) -> &str {
@@ -400,8 +444,16 @@ impl Source {
     pub fn next_chunk(&self) -> Result<Option<Chunk<'_>>> {
         match &self.backing {
             Backing::Empty => Ok(None),
-            Backing::Mapped(map, r) => {
-                let map = &map[r.clone()];
+            Backing::Mapped(full, r, file, slot) => {
+                // Checked before each chunk and at the end, so that a file truncated at any
+                // time before its last chunk was finished fails instead of counting short.
+                if let Some(why) = changed(full, file, slot) {
+                    return Err(Error::input(
+                        &self.name,
+                        std::io::Error::other(format!("the file changed while it was read: {why}")),
+                    ));
+                }
+                let map = &full[r.clone()];
                 let i = self.next.fetch_add(1, Ordering::Relaxed);
                 // Boundaries are found when a chunk is handed out, so the pages around them
                 // are touched just before they are processed, not all at open.
@@ -429,7 +481,7 @@ impl Source {
     pub fn sample(&self, want: usize) -> Result<(Vec<u8>, bool)> {
         match &self.backing {
             Backing::Empty => Ok((Vec::new(), true)),
-            Backing::Mapped(map, r) => {
+            Backing::Mapped(map, r, ..) => {
                 let map = &map[r.clone()];
                 Ok((map[..map.len().min(want)].to_vec(), map.len() <= want))
             }
@@ -443,7 +495,7 @@ impl Source {
     /// The whole content of a memory-mapped input.
     pub fn mapped(&self) -> Option<&[u8]> {
         match &self.backing {
-            Backing::Mapped(map, r) => Some(&map[r.clone()]),
+            Backing::Mapped(map, r, ..) => Some(&map[r.clone()]),
             _ => None,
         }
     }
@@ -451,7 +503,8 @@ impl Source {
     /// Tells the kernel that a processed chunk's pages are no longer needed, so that resident
     /// memory stays flat however large the input is.
     pub fn release(&self, chunk: &Chunk<'_>) {
-        let (Backing::Mapped(map, range), ChunkBytes::Borrowed(b)) = (&self.backing, &chunk.bytes)
+        let (Backing::Mapped(map, range, ..), ChunkBytes::Borrowed(b)) =
+            (&self.backing, &chunk.bytes)
         else {
             return;
         };
@@ -500,7 +553,7 @@ impl Source {
     pub fn head_fingerprint(&self) -> String {
         match &self.backing {
             Backing::Empty => blake3::hash(b"").to_hex().to_string(),
-            Backing::Mapped(map, r) => {
+            Backing::Mapped(map, r, ..) => {
                 blake3::hash(&map[r.clone()][..r.len().min(FINGERPRINT_HEAD)])
                     .to_hex()
                     .to_string()
@@ -585,6 +638,7 @@ impl StreamState {
             if n == 0 {
                 self.eof = true;
             }
+            self.bound_last_line(&mut buf, start);
         }
         if buf.is_empty() {
             return Ok(None);
@@ -603,7 +657,7 @@ impl StreamState {
         let index = self.next_index;
         self.next_index += 1;
         let offset = self.offset;
-        self.offset += buf.len() as u64;
+        self.offset += buf.len() as u64 + std::mem::take(&mut self.dropped);
         let preamble = self.last_fields.clone();
         if let Some(line) = last_line_starting(&buf, b"#Fields:") {
             self.last_fields = Some(line.into());
@@ -678,6 +732,191 @@ pub fn last_line_end(path: &Path, len: u64) -> Result<u64> {
         end = from;
     }
     Ok(0)
+}
+
+/// Why a mapped file can no longer be trusted, if it cannot: a read of it faulted, or it is
+/// now shorter than its mapping.
+fn changed(map: &memmap2::Mmap, file: &File, slot: &guard::Slot) -> Option<String> {
+    if slot.faulted() {
+        return Some("it was truncated (a read past its new end was caught)".into());
+    }
+    match file.metadata() {
+        Ok(m) if m.len() < map.len() as u64 => {
+            Some(format!("it shrank from {} to {} bytes", map.len(), m.len()))
+        }
+        Ok(_) => None,
+        Err(e) => Some(format!("cannot check its size: {e}")),
+    }
+}
+
+/// The SIGBUS guard of mapped inputs (see the module docs): a fixed table of live mappings
+/// that the signal handler reads with atomics only.
+mod guard {
+    use std::sync::Once;
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    const SLOTS: usize = 64;
+    static START: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
+    static LEN: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
+    static FAULTED: [AtomicBool; SLOTS] = [const { AtomicBool::new(false) }; SLOTS];
+    static PAGE: AtomicUsize = AtomicUsize::new(4096);
+    static INSTALL: Once = Once::new();
+    /// The SIGBUS action in place before ours, to which faults outside a mapping go.
+    static PREVIOUS: OnceLock<Previous> = OnceLock::new();
+
+    struct Previous(libc::sigaction);
+    // SAFETY: a `sigaction` is plain data (a handler address, a mask and flags), only read.
+    unsafe impl Sync for Previous {}
+    unsafe impl Send for Previous {}
+
+    /// A mapping's place in the table; freed when dropped.
+    pub struct Slot(usize);
+
+    impl Slot {
+        /// Registers the mapping `[start, start + len)`; `None` when every slot is taken.
+        pub fn register(start: usize, len: usize) -> Option<Slot> {
+            install();
+            let page = PAGE.load(Ordering::Relaxed);
+            let len = len.div_ceil(page) * page;
+            for i in 0..SLOTS {
+                if START[i]
+                    .compare_exchange(0, start, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    FAULTED[i].store(false, Ordering::Release);
+                    LEN[i].store(len, Ordering::Release);
+                    return Some(Slot(i));
+                }
+            }
+            None
+        }
+
+        /// Whether a read of the mapping faulted (its file was truncated).
+        pub fn faulted(&self) -> bool {
+            FAULTED[self.0].load(Ordering::Acquire)
+        }
+    }
+
+    impl Drop for Slot {
+        fn drop(&mut self) {
+            LEN[self.0].store(0, Ordering::Release);
+            START[self.0].store(0, Ordering::Release);
+        }
+    }
+
+    fn install() {
+        INSTALL.call_once(|| {
+            super::page_size_into(&PAGE);
+            // SAFETY: `sigaction` is called with valid, initialised structures; the handler
+            // only uses atomics, `mmap` and `sigaction`, which are safe in a signal handler.
+            unsafe {
+                let mut new: libc::sigaction = std::mem::zeroed();
+                new.sa_sigaction = on_sigbus as *const () as libc::sighandler_t;
+                new.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+                libc::sigemptyset(&mut new.sa_mask);
+                let mut old: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(libc::SIGBUS, &new, &mut old) == 0 {
+                    let _ = PREVIOUS.set(Previous(old));
+                }
+            }
+        });
+    }
+
+    extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+        // SAFETY: the kernel passes a valid `siginfo_t` to an SA_SIGINFO handler.
+        let addr = unsafe { (*info).si_addr() } as usize;
+        let page = PAGE.load(Ordering::Relaxed);
+        for i in 0..SLOTS {
+            let start = START[i].load(Ordering::Acquire);
+            let len = LEN[i].load(Ordering::Acquire);
+            if start == 0 || len == 0 || addr < start || addr >= start + len {
+                continue;
+            }
+            let from = addr / page * page;
+            // SAFETY: `[from, start + len)` lies inside a live read-only mapping of ours;
+            // replacing its pages by private zero pages changes no memory that Rust code
+            // holds as mutable, and keeps every address readable.
+            let p = unsafe {
+                libc::mmap(
+                    from as *mut libc::c_void,
+                    start + len - from,
+                    libc::PROT_READ,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+                    -1,
+                    0,
+                )
+            };
+            if p != libc::MAP_FAILED {
+                FAULTED[i].store(true, Ordering::Release);
+                return;
+            }
+        }
+        // Not a fault of ours: hand it to the previous action.
+        let Some(Previous(prev)) = PREVIOUS.get() else {
+            return reset_default();
+        };
+        let h = prev.sa_sigaction;
+        if h == libc::SIG_DFL || h == libc::SIG_IGN {
+            // Returning re-runs the faulting access, which now takes the default action.
+            return reset_default();
+        }
+        if prev.sa_flags & libc::SA_SIGINFO != 0 {
+            // SAFETY: the previous handler was installed with SA_SIGINFO, so this is its type.
+            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                unsafe { std::mem::transmute(h) };
+            f(sig, info, ctx);
+        } else {
+            // SAFETY: without SA_SIGINFO the previous handler takes only the signal number.
+            let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(h) };
+            f(sig);
+        }
+    }
+
+    fn reset_default() {
+        // SAFETY: restoring the default action with a zeroed, valid structure.
+        unsafe {
+            let mut dfl: libc::sigaction = std::mem::zeroed();
+            dfl.sa_sigaction = libc::SIG_DFL;
+            libc::sigemptyset(&mut dfl.sa_mask);
+            libc::sigaction(libc::SIGBUS, &dfl, std::ptr::null_mut());
+        }
+    }
+}
+
+impl StreamState {
+    /// Keeps the unfinished last line of `buf` within `max_line + 1` bytes; `fresh` is where
+    /// the bytes just read start.
+    fn bound_last_line(&mut self, buf: &mut Vec<u8>, fresh: usize) {
+        if self.max_line == usize::MAX {
+            return;
+        }
+        if self.skipping {
+            match memchr::memchr(b'\n', &buf[fresh..]) {
+                None => {
+                    self.dropped += (buf.len() - fresh) as u64;
+                    buf.truncate(fresh);
+                    return;
+                }
+                Some(p) => {
+                    self.dropped += p as u64;
+                    buf.drain(fresh..fresh + p);
+                    self.skipping = false;
+                }
+            }
+        }
+        let line_start = memchr::memrchr(b'\n', buf).map_or(0, |p| p + 1);
+        let keep = self.max_line.saturating_add(1);
+        if buf.len() - line_start > keep {
+            self.dropped += (buf.len() - line_start - keep) as u64;
+            buf.truncate(line_start + keep);
+            self.skipping = true;
+        }
+    }
+}
+
+fn page_size_into(cell: &AtomicUsize) {
+    cell.store(page_size(), Ordering::Relaxed);
 }
 
 fn page_size() -> usize {
@@ -797,6 +1036,68 @@ mod tests {
         }
     }
 
+    proptest! {
+        /// With a line bound, the read path hands out every line: a short one whole, a long one
+        /// as a prefix that is still too long (cut to `max_line + 1` bytes when it spans reads).
+        #[test]
+        fn read_path_cuts_long_lines_only(data in proptest::collection::vec(prop_oneof![Just(b'\n'), Just(b'\n'), any::<u8>()], 0..3000), target in 1usize..300, max_line in 0usize..40) {
+            let src = Source::from_reader("t".into(), Box::new(std::io::Cursor::new(data.clone())), None, target).with_max_line(max_line);
+            let mut got = Vec::new();
+            while let Some(c) = src.next_chunk().unwrap() {
+                got.extend_from_slice(c.bytes());
+            }
+            let split = |d: &[u8]| -> Vec<Vec<u8>> {
+                if d.is_empty() {
+                    return Vec::new();
+                }
+                let d = d.strip_suffix(b"\n").unwrap_or(d);
+                d.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect()
+            };
+            let (got, want) = (split(&got), split(&data));
+            prop_assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(&want) {
+                if w.len() <= max_line {
+                    prop_assert_eq!(g, w);
+                } else {
+                    prop_assert!(g.len() > max_line && w.starts_with(g));
+                }
+            }
+        }
+    }
+
+    /// A line of 64 MiB read with a bound of 1 KiB never makes a chunk larger than a few
+    /// chunk sizes.
+    #[test]
+    fn a_huge_streamed_line_takes_bounded_memory() {
+        struct Endless(u64);
+        impl Read for Endless {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = (buf.len() as u64).min(self.0) as usize;
+                buf[..n].fill(b'x');
+                self.0 -= n as u64;
+                Ok(n)
+            }
+        }
+        let reader = std::io::Cursor::new(b"first\n".to_vec())
+            .chain(Endless(64 << 20))
+            .chain(std::io::Cursor::new(b"\nlast\n".to_vec()));
+        let src = Source::from_reader("t".into(), Box::new(reader), None, 4096).with_max_line(1024);
+        let mut all = Vec::new();
+        while let Some(c) = src.next_chunk().unwrap() {
+            assert!(
+                c.bytes().len() < 1 << 20,
+                "chunk of {} bytes",
+                c.bytes().len()
+            );
+            all.extend_from_slice(c.bytes());
+        }
+        let ls: Vec<&[u8]> = lines(&all).collect();
+        assert_eq!(ls.len(), 3);
+        assert_eq!(ls[0], b"first");
+        assert_eq!(ls[1].len(), 1025);
+        assert_eq!(ls[2], b"last");
+    }
+
     #[test]
     fn mmap_and_read_paths_agree() {
         let dir = tempfile::tempdir().unwrap();
@@ -894,6 +1195,60 @@ mod tests {
         };
         assert!(good > 0, "good bytes before the cut are delivered");
         assert!(err.to_string().contains("cut.log.gz"), "{err}");
+    }
+
+    /// A mapped file truncated by another writer while it is read: reads of the lost pages see
+    /// zeros instead of killing the process with SIGBUS, and the source reports an error.
+    #[test]
+    fn a_mapped_file_truncated_while_read_fails_instead_of_crashing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("growing.log");
+        let data: Vec<u8> = (0..100_000)
+            .flat_map(|i| format!("line {i}\n").into_bytes())
+            .collect();
+        std::fs::write(&path, &data).unwrap();
+        let src = Source::open(&InputSpec::Path(path.clone()), true, 64 * 1024).unwrap();
+        assert_eq!(src.mode(), ReadMode::Mmap);
+        let first = src.next_chunk().unwrap().unwrap();
+        assert!(first.bytes().starts_with(b"line 0\n"));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(100)
+            .unwrap();
+        let map = src.mapped().unwrap();
+        // SAFETY: an in-bounds read of the mapping; volatile so that it really happens.
+        let last = unsafe { std::ptr::read_volatile(&map[map.len() - 1]) };
+        assert_eq!(last, 0, "a lost page reads as zeros");
+        let err = match src.next_chunk() {
+            Err(e) => e.to_string(),
+            Ok(c) => panic!("a truncated file must fail, got a chunk: {}", c.is_some()),
+        };
+        assert!(err.contains("growing.log"), "{err}");
+        assert!(err.contains("changed while it was read"), "{err}");
+        assert!(err.contains("truncated"), "the fault is reported: {err}");
+    }
+
+    /// Shrinking is seen even when no lost page was read.
+    #[test]
+    fn a_mapped_file_that_shrank_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shrunk.log");
+        std::fs::write(&path, b"a\nb\nc\n".repeat(10_000)).unwrap();
+        let src = Source::open(&InputSpec::Path(path.clone()), true, 4096).unwrap();
+        assert!(src.next_chunk().unwrap().is_some());
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(10)
+            .unwrap();
+        let err = src.next_chunk().err().expect("an error").to_string();
+        assert!(
+            err.contains("shrunk.log") && err.contains("shrank"),
+            "{err}"
+        );
     }
 
     #[test]

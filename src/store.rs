@@ -115,9 +115,18 @@ impl AtomicFile {
     /// Flushes, fsyncs, renames into place and fsyncs the directory.
     pub fn commit(mut self) -> Result<PathBuf> {
         let file = self.file.take().expect("file present until commit");
-        file.sync_all().map_err(|e| Error::output(&self.tmp, e))?;
-        drop(file);
-        fs::rename(&self.tmp, &self.dest).map_err(|e| Error::output(&self.dest, e))?;
+        let placed = file
+            .sync_all()
+            .map_err(|e| Error::output(&self.tmp, e))
+            .and_then(|()| {
+                drop(file);
+                fs::rename(&self.tmp, &self.dest).map_err(|e| Error::output(&self.dest, e))
+            });
+        if let Err(e) = placed {
+            // A failed fsync (a full disk) or rename leaves no temporary behind.
+            let _ = fs::remove_file(&self.tmp);
+            return Err(e);
+        }
         sync_dir(parent_dir(&self.dest))?;
         Ok(self.dest.clone())
     }
@@ -202,6 +211,14 @@ pub fn remove_file(path: &Path) -> Result<bool> {
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(Error::output(path, e)),
+    }
+}
+
+/// Removes files already committed by a run that then failed (best effort: the run's own
+/// error is what gets reported), so that nothing of it stays published.
+pub fn withdraw(paths: &[PathBuf]) {
+    for p in paths {
+        let _ = remove_file(p);
     }
 }
 

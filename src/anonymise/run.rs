@@ -125,7 +125,7 @@ pub fn run(opts: &Options) -> Result<Summary> {
             summary.inputs.push(("-".into(), format));
             continue;
         }
-        let src = Source::open(spec, true, opts.chunk_size)?;
+        let src = Source::open(spec, true, opts.chunk_size)?.with_max_line(opts.ctx.max_line_bytes);
         let ctx = if opts.detect && opts.ctx.custom.is_none() {
             let (sample, complete) = src.sample(crate::pipeline::DETECT_SAMPLE)?;
             let d = formats::detect(&sample, complete);

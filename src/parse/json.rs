@@ -11,6 +11,7 @@ use std::borrow::Cow;
 
 use memchr::memchr2;
 
+use super::time::{MAX_SECS, MIN_SECS};
 use super::{Escaping, Record, Reject, RejectReason, clf, time};
 
 /// Deepest nesting of objects and arrays the scanner accepts (the top-level object is 1).
@@ -420,11 +421,6 @@ pub(crate) fn parse_status(b: &[u8]) -> Option<u16> {
     parse_u64(b).map(|n| n as u16)
 }
 
-/// Earliest and latest second accepted from numeric epochs: years 0000 to 9999, the range
-/// CLF timestamps can express.
-const MIN_SECS: i64 = -62_167_219_200;
-const MAX_SECS: i64 = 253_402_300_799;
-
 /// Seconds since the epoch of a numeric timestamp, its unit guessed from its size: up to 11
 /// integer digits are seconds, up to 14 milliseconds, up to 17 microseconds, else
 /// nanoseconds (Caddy's `unix_*` time formats, nginx `$msec`).
@@ -533,7 +529,8 @@ pub fn parse_iso8601(b: &[u8]) -> Option<i64> {
         }
         _ => return None,
     };
-    Some(days * 86_400 + clock - offset)
+    let t = days * 86_400 + clock - offset;
+    (MIN_SECS..=MAX_SECS).contains(&t).then_some(t)
 }
 
 /// A timestamp in any of the shapes JSON access logs use: CLF (`10/Oct/2000:13:55:36 -0700`),

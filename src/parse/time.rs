@@ -1,6 +1,12 @@
 //! CLF timestamps (`10/Oct/2000:13:55:36 -0700`) to UTC seconds, by a hand-written fast path.
 //! Owns date arithmetic for parsing; never allocates and never panics on any input.
 
+/// Earliest and latest UTC second a timestamp may have: years 0000 to 9999, the range that
+/// four-digit years express. A local time near either end whose offset takes it outside is
+/// rejected, so that every accepted time has a four-digit date.
+pub const MIN_SECS: i64 = -62_167_219_200;
+pub const MAX_SECS: i64 = 253_402_300_799;
+
 /// Seconds since the Unix epoch (UTC) for a 26-byte CLF timestamp without brackets, or `None`.
 #[inline]
 pub fn parse_clf(ts: &[u8]) -> Option<i64> {
@@ -42,7 +48,8 @@ pub fn parse_clf(ts: &[u8]) -> Option<i64> {
     }
     let days = days_from_civil(year as i64, month, day);
     let local = days * 86_400 + hour as i64 * 3600 + min as i64 * 60 + sec as i64;
-    Some(local - sign * (oh as i64 * 3600 + om as i64 * 60))
+    let t = local - sign * (oh as i64 * 3600 + om as i64 * 60);
+    (MIN_SECS..=MAX_SECS).contains(&t).then_some(t)
 }
 
 #[inline]
@@ -149,6 +156,12 @@ mod tests {
             parse_clf(b"31/Dec/9999:23:59:59 +0000"),
             Some(253_402_300_799)
         );
+        // An offset that takes the time past a four-digit year (a run once published a
+        // `date=10000-01-01` partition and an empty `last_time`).
+        check("31/Dec/9999:23:59:59 -1400", None);
+        check("31/Dec/9999:10:00:00 -1400", None);
+        check("01/Jan/0000:00:00:00 +0100", None);
+        check("01/Jan/0000:01:00:00 +0100", Some("0000-01-01T00:00:00Z"));
     }
 
     #[test]
