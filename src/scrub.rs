@@ -91,6 +91,9 @@ pub const SECRET_SUFFIXES: &[&str] = &[
 pub const EMAIL: &str = "<email>";
 /// What a secret value is replaced by.
 pub const REDACTED: &str = "<redacted>";
+
+/// Rounds of [`Scrubber::rewrite_run`] before an unstable run is redacted whole.
+const MAX_ROUNDS: usize = 16;
 /// What an id path segment is replaced by.
 pub const ID: &str = "{id}";
 
@@ -550,7 +553,8 @@ impl Scrubber {
     /// A run with every address truncated, given its first change. A replacement can join
     /// what follows it into a new address (`::1:0:1010` cut out of `::1:0:10100.0.0.0` leaves
     /// `::` before `0.0.0.0`), so unless the replacement was the whole run, this repeats
-    /// until the run is stable (at most four rounds).
+    /// until the run is stable. A run still unstable after [`MAX_ROUNDS`] rounds (hex
+    /// garbage built so that each truncation exposes another address) becomes `<redacted>`.
     fn rewrite_run(&self, run: &[u8], first: (usize, usize, IpAddr)) -> Vec<u8> {
         let mut out = Vec::with_capacity(run.len());
         if first.0 == 0 && first.1 == run.len() {
@@ -559,7 +563,7 @@ impl Scrubber {
         }
         let mut cur = run.to_vec();
         let mut first = Some(first);
-        for _ in 0..4 {
+        for _ in 0..MAX_ROUNDS {
             let (mut k, mut changed) = (0, false);
             while k < cur.len() {
                 let Some((a, b, ip)) = first.take().or_else(|| self.first_change(&cur[k..])) else {
@@ -576,6 +580,9 @@ impl Scrubber {
             out.extend_from_slice(&cur[k..]);
             std::mem::swap(&mut cur, &mut out);
             out.clear();
+        }
+        if self.first_change(&cur).is_some() {
+            return REDACTED.as_bytes().to_vec();
         }
         cur
     }
@@ -1480,6 +1487,18 @@ mod tests {
     }
 
     const CASES: &[(&str, &str, &str)] = &[
+        // Regression (fuzz): each truncation of `…::AAAA` exposes another address in the rest
+        // of the hex run; four rounds left `ad:35e:f564::AAA`, an address of its own.
+        (
+            "text",
+            "AD:35e:f564::AAAAAAAAAAAAAAAAAAA'",
+            "ad:35e:f564::'",
+        ),
+        (
+            "text",
+            "x AD:35e:f564::AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA y",
+            "x <redacted> y",
+        ),
         // Query strings.
         ("target", "/static/app.js?v=3", "/static/app.js"),
         ("target", "/", "/"),
