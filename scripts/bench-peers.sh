@@ -337,6 +337,10 @@ speedup=$(awk -v a="$(echo "${walls[lv1]:-}" | median)" -v b="$(echo "${walls[lv
     echo "**Missing:**"
     for k in "${!missing[@]}"; do echo "- $k: ${missing[$k]}"; done
   fi
-} > "$out_md"
+} > "$out_md.tmp"
+# The report names no path of this machine: the binary as `logveil`, the work directory as
+# `$BENCH_DIR`, the repository as `.`.
+sed -e "s#$bin#logveil#g" -e "s#$dir#\$BENCH_DIR#g" -e "s#$root/#./#g" "$out_md.tmp" > "$out_md"
+rm -f "$out_md.tmp"
 rm -rf "$work"
 cat "$out_md"
