@@ -234,31 +234,9 @@ impl Source {
         let name = path.display().to_string();
         // Compressed inputs are recognised by their magic bytes, not their names, and are
         // always streamed through a decoder.
-        let mut file = file;
-        let mut magic = [0u8; 4];
-        let mut got = 0;
-        while got < magic.len() {
-            match file.read(&mut magic[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::input(path, e)),
-            }
-        }
-        let compression = Compression::detect(&magic[..got]);
-        let head = std::io::Cursor::new(magic[..got].to_vec());
+        let (compression, head, mut file) = sniff(file, path)?;
         if compression != Compression::None {
-            let raw = head.chain(file);
-            let reader: Box<dyn Read + Send> = match compression {
-                Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(
-                    std::io::BufReader::with_capacity(1 << 20, raw),
-                )),
-                Compression::Zstd => Box::new(
-                    zstd::stream::read::Decoder::new(raw).map_err(|e| Error::input(path, e))?,
-                ),
-                Compression::None => unreachable!("checked above"),
-            };
-            let mut reader = reader;
+            let mut reader = decoder(head.chain(file), compression, path)?;
             skip(&mut reader, resume.start).map_err(|e| Error::input(path, e))?;
             let mut src = Self::from_reader(name, reader, None, chunk_size);
             src.compression = compression;
@@ -689,7 +667,14 @@ fn skip(reader: &mut Box<dyn Read + Send>, n: u64) -> std::io::Result<()> {
 /// Opens a file's content for reading: decompressed when it is `.gz` or `.zst` (recognised
 /// by magic bytes). Returns the reader and the compression.
 pub fn content_reader(path: &Path) -> Result<(Box<dyn Read + Send>, Compression)> {
-    let mut file = File::open(path).map_err(|e| Error::input(path, e))?;
+    let file = File::open(path).map_err(|e| Error::input(path, e))?;
+    let (compression, head, file) = sniff(file, path)?;
+    Ok((decoder(head.chain(file), compression, path)?, compression))
+}
+
+/// The compression of `file` by its first bytes, which are read off it and handed back to be
+/// chained before the rest.
+fn sniff(mut file: File, path: &Path) -> Result<(Compression, std::io::Cursor<Vec<u8>>, File)> {
     let mut magic = [0u8; 4];
     let mut got = 0;
     while got < magic.len() {
@@ -701,8 +686,20 @@ pub fn content_reader(path: &Path) -> Result<(Box<dyn Read + Send>, Compression)
         }
     }
     let compression = Compression::detect(&magic[..got]);
-    let raw = std::io::Cursor::new(magic[..got].to_vec()).chain(file);
-    let reader: Box<dyn Read + Send> = match compression {
+    Ok((
+        compression,
+        std::io::Cursor::new(magic[..got].to_vec()),
+        file,
+    ))
+}
+
+/// `raw` decompressed as `compression` says (as it is when it is not compressed).
+fn decoder(
+    raw: impl Read + Send + 'static,
+    compression: Compression,
+    path: &Path,
+) -> Result<Box<dyn Read + Send>> {
+    Ok(match compression {
         Compression::None => Box::new(raw),
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(
             std::io::BufReader::with_capacity(1 << 20, raw),
@@ -710,8 +707,7 @@ pub fn content_reader(path: &Path) -> Result<(Box<dyn Read + Send>, Compression)
         Compression::Zstd => {
             Box::new(zstd::stream::read::Decoder::new(raw).map_err(|e| Error::input(path, e))?)
         }
-    };
-    Ok((reader, compression))
+    })
 }
 
 /// Where the last complete line of a plain file ends (0 when it has none), read backwards
