@@ -398,9 +398,7 @@ impl<'c> Copier<'c> {
             quoted: quoted || esc == Escaping::Json,
             spaces: raw.contains(&b' '),
         };
-        let memoised =
-            matches!(s.act, Act::Request | Act::Referrer | Act::Text) && raw.len() <= Memo::MAX_KEY;
-        if !memoised {
+        if !matches!(s.act, Act::Request | Act::Referrer | Act::Text) {
             return self.rewrite(raw, s.act, ctx, out);
         }
         let tag = 1 + (s.act as u32) * 16 + (ctx.esc as u32) * 2 + ctx.quoted as u32;

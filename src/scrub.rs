@@ -659,9 +659,13 @@ impl Memo {
     }
 
     /// The value stored for `raw` under `tag` (never 0), or the slot to [`Memo::put`] it in.
+    /// A value longer than [`Memo::MAX_KEY`] is never stored, nor hashed.
     #[inline]
     pub fn get(&self, raw: &[u8], tag: u32) -> Result<&[u8], usize> {
         use std::hash::Hasher;
+        if raw.len() > Self::MAX_KEY {
+            return Err(0);
+        }
         let mut h = rustc_hash::FxHasher::default();
         h.write(raw);
         h.write_u32(tag);
