@@ -1,7 +1,7 @@
 //! The inventory of personal data an output tree holds: diagnostics files (rows, rows with a
-//! raw address, oldest and newest row, expiry, size) and visitor salts (day, expiry, size),
-//! read from Parquet metadata and file names only. Never reads or prints a row's content, and
-//! never writes.
+//! raw address, oldest and newest row, expiry, size), visitor salts (day, expiry, size) and the
+//! day store (tables, expiry, size), read from Parquet metadata and file names only. Never
+//! reads or prints a row's content, and never writes.
 
 use std::path::{Path, PathBuf};
 
@@ -33,11 +33,24 @@ pub struct AuditFile {
     pub bytes: u64,
 }
 
+/// One day of the day store: unsuppressed report rows and visitor sketches keyed by that
+/// day's salt, kept so that later runs republish the day whole.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct AuditDay {
+    pub date: String,
+    /// Tables held for the day.
+    pub tables: usize,
+    pub expires_at: Option<i64>,
+    pub expired: bool,
+    pub bytes: u64,
+}
+
 /// What an output tree holds of personal data.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Audit {
     pub diagnostics: Vec<AuditFile>,
     pub salts: Vec<StoredSalt>,
+    pub day_state: Vec<AuditDay>,
     pub total_rows: u64,
     pub total_ip_rows: u64,
     pub total_bytes: u64,
@@ -105,6 +118,22 @@ pub fn audit(out: &Path, now: i64) -> Result<Audit> {
         });
     }
     a.total_bytes += a.salts.iter().map(|s| s.bytes).sum::<u64>();
+    let mut days: std::collections::BTreeMap<String, AuditDay> = Default::default();
+    for f in crate::days::stored(out)? {
+        let d = days.entry(f.date.clone()).or_insert_with(|| AuditDay {
+            date: f.date.clone(),
+            ..AuditDay::default()
+        });
+        d.tables += 1;
+        d.bytes += f.bytes;
+        d.expires_at = match (d.expires_at, f.expires_at) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        d.expired = d.expires_at.is_some_and(|e| e <= now);
+    }
+    a.day_state = days.into_values().collect();
+    a.total_bytes += a.day_state.iter().map(|d| d.bytes).sum::<u64>();
     Ok(a)
 }
 
@@ -151,12 +180,31 @@ pub fn render(a: &Audit, width: Option<usize>) -> String {
         .collect();
     s.push_str("\nvisitor salts:\n");
     s.push_str(&render(&["date", "expires", "bytes"], &salts, width));
+    let days: Vec<Vec<String>> = a
+        .day_state
+        .iter()
+        .map(|d| {
+            vec![
+                d.date.clone(),
+                d.tables.to_string(),
+                time(d.expires_at) + if d.expired { " (expired)" } else { "" },
+                d.bytes.to_string(),
+            ]
+        })
+        .collect();
+    s.push_str("\nday state (unsuppressed report rows, salted visitor sketches):\n");
+    s.push_str(&render(
+        &["date", "tables", "expires", "bytes"],
+        &days,
+        width,
+    ));
     s.push_str(&format!(
-        "\n{} diagnostics rows ({} with a raw address) in {} files, {} salts, {} bytes\n",
+        "\n{} diagnostics rows ({} with a raw address) in {} files, {} salts, {} days of state, {} bytes\n",
         a.total_rows,
         a.total_ip_rows,
         a.diagnostics.len(),
         a.salts.len(),
+        a.day_state.len(),
         a.total_bytes
     ));
     s

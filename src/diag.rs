@@ -440,6 +440,10 @@ pub struct PurgeReport {
     /// The salt files deleted.
     #[serde(skip)]
     pub salt_files: Vec<PathBuf>,
+    /// Files of the day store (`state/days/`) deleted with their day's diagnostics.
+    pub day_state_deleted: u64,
+    #[serde(skip)]
+    pub day_state_files: Vec<PathBuf>,
 }
 
 /// Deletes every diagnostics file whose `expires_at` is at or before `now`, and temporary files

@@ -6,6 +6,7 @@ pub mod anon;
 pub mod anonymise;
 pub mod audit;
 pub mod checkformat;
+pub mod days;
 pub mod diag;
 pub mod diagquery;
 pub mod error;

@@ -449,15 +449,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Purge { out, wait, json } => {
             let r = logveil::pipeline::purge(&out, now, wait)?;
             if json {
-                let files: Vec<_> = r.files.iter().chain(&r.salt_files).collect();
+                let files: Vec<_> = r
+                    .files
+                    .iter()
+                    .chain(&r.salt_files)
+                    .chain(&r.day_state_files)
+                    .collect();
                 println!("{}", serde_json::json!({"summary": r, "deleted": files}));
             } else if !cli.quiet {
-                for f in r.files.iter().chain(&r.salt_files) {
+                for f in r
+                    .files
+                    .iter()
+                    .chain(&r.salt_files)
+                    .chain(&r.day_state_files)
+                {
                     println!("deleted {}", f.display());
                 }
                 eprintln!(
-                    "purged {} expired diagnostics files ({} bytes) and {} visitor salts",
-                    r.files_deleted, r.bytes_deleted, r.salts_deleted
+                    "purged {} expired diagnostics files ({} bytes), {} visitor salts and {} day-state files",
+                    r.files_deleted, r.bytes_deleted, r.salts_deleted, r.day_state_deleted
                 );
             }
             Ok(ExitCode::SUCCESS)

@@ -144,6 +144,10 @@ pub struct Publication {
     /// `random-daily` (salts under state/salts/) or `shared-secret` (`--salt-file`).
     pub visitor_salts: &'static str,
     pub folded: BTreeMap<&'static str, Folded>,
+    /// Per table, the days this run republished and how many earlier runs each already held
+    /// (the published files of those days now hold them all, and `folded` counts the days
+    /// whole).
+    pub days: BTreeMap<String, BTreeMap<String, usize>>,
 }
 
 pub(crate) struct SummaryParts<'a> {

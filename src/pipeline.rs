@@ -233,6 +233,8 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
     let recovery = txn::recover(&opts.out)?;
     let mut purge = diag::purge(&opts.out, opts.now)?;
     purge.salts_deleted = crate::visitors::purge_salts(&opts.out, opts.now)?;
+    purge.day_state_files = crate::days::purge(&opts.out, opts.now)?;
+    purge.day_state_deleted = purge.day_state_files.len() as u64;
     let salts = SaltBook::open(
         &opts.out,
         opts.salt_file.as_deref(),
@@ -464,17 +466,31 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
     let skipped_expired = writer.skipped_expired;
     let copies = writer.copies.take();
     let diag_files = writer_finish(writer)?;
-    let tables = crate::publish::tables(&total, opts.rules);
-    let report_files = if published {
+    let (tables, report_files, days) = if published {
         if let Some(c) = copies {
             c.commit()?;
         }
         if ledger_changed {
             ledger.save(&stage)?;
         }
-        crate::reports::write_all(&stage, &run_id, &tables)?
+        // Each day the run touched is published again from everything counted for it.
+        let ctx = crate::days::Context {
+            out: &opts.out,
+            stage: &stage,
+            run_id: &run_id,
+            set: opts.reports,
+            rules: opts.rules,
+            retention_secs: opts.retention_secs,
+            now: opts.now,
+        };
+        let r = crate::days::republish(&ctx, &mut txn, crate::publish::raw(&total))?;
+        (r.tables, r.files, r.days)
     } else {
-        Vec::new()
+        (
+            crate::publish::tables(&total, opts.rules),
+            Vec::new(),
+            Default::default(),
+        )
     };
 
     let summary = manifest::summarise(manifest::SummaryParts {
@@ -501,6 +517,7 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
                 "random-daily"
             },
             folded: tables.folded.clone(),
+            days,
         },
         elapsed: started.elapsed(),
         threads: opts.threads,
@@ -530,6 +547,8 @@ pub fn purge(out: &Path, now: i64, wait: bool) -> Result<diag::PurgeReport> {
     txn::recover(out)?;
     let mut r = diag::purge(out, now)?;
     r.salt_files = crate::visitors::purge_salt_files(out, now)?;
+    r.day_state_files = crate::days::purge(out, now)?;
+    r.day_state_deleted = r.day_state_files.len() as u64;
     r.salts_deleted = r.salt_files.len() as u64;
     Ok(r)
 }

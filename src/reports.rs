@@ -236,23 +236,31 @@ pub fn batches(t: &Tables) -> Result<Vec<(&'static str, BTreeMap<String, RecordB
     ])
 }
 
-/// Writes one table's batches as `reports/<table>/date=<d>/part-<run>.parquet`, under
+/// The extra key-value metadata of the file of one `(table, date)` partition.
+pub type ExtraMetadata<'a> = &'a dyn Fn(&str, &str) -> Vec<(String, String)>;
+
+/// Where and how report-shaped files are written: the directory holding `<table>/`, the
+/// modes, and the extra metadata of each `(table, date)` partition's file.
+pub struct Parts<'a> {
+    pub root: &'a Path,
+    pub dir_mode: u32,
+    pub file_mode: u32,
+    pub extra: ExtraMetadata<'a>,
+}
+
+/// Writes one table's batches as `<root>/<table>/date=<d>/part-<run>.parquet`, under
 /// temporary names: nothing is visible until the caller commits the returned files.
 fn write_table(
-    out: &Path,
+    to: &Parts<'_>,
     table: &str,
     run_id: &str,
     batches: &BTreeMap<String, RecordBatch>,
-    extra: &[(String, String)],
 ) -> Result<Vec<AtomicFile>> {
     let mut files = Vec::new();
     for (date, batch) in batches {
-        let dir = out.join("reports").join(table).join(format!("date={date}"));
-        store::ensure_dir(&dir, store::PUBLIC_DIR)?;
-        let file = AtomicFile::create(
-            &dir.join(format!("part-{run_id}.parquet")),
-            store::PUBLIC_FILE,
-        )?;
+        let dir = to.root.join(table).join(format!("date={date}"));
+        store::ensure_dir(&dir, to.dir_mode)?;
+        let file = AtomicFile::create(&dir.join(format!("part-{run_id}.parquet")), to.file_mode)?;
         let perr = |e: parquet::errors::ParquetError| Error::Parquet {
             path: dir.clone(),
             reason: e.to_string(),
@@ -260,7 +268,7 @@ fn write_table(
         let mut w = ArrowWriter::try_new(
             file,
             batch.schema(),
-            Some(writer_properties(table, run_id, extra.to_vec())),
+            Some(writer_properties(table, run_id, (to.extra)(table, date))),
         )
         .map_err(perr)?;
         w.write(batch).map_err(perr)?;
@@ -282,9 +290,26 @@ pub fn write_all_with(
     tables: &Tables,
     extra: &[(String, String)],
 ) -> Result<Vec<PathBuf>> {
+    let root = out.join("reports");
+    let extra = |_: &str, _: &str| extra.to_vec();
+    write_parts(
+        &Parts {
+            root: &root,
+            dir_mode: store::PUBLIC_DIR,
+            file_mode: store::PUBLIC_FILE,
+            extra: &extra,
+        },
+        run_id,
+        tables,
+    )
+}
+
+/// Writes every table of `tables` as partition files under `to.root`: all are written and
+/// flushed before the first is renamed into place, and a failed rename withdraws the others.
+pub fn write_parts(to: &Parts<'_>, run_id: &str, tables: &Tables) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for (name, b) in batches(tables)? {
-        files.extend(write_table(out, name, run_id, &b, extra)?);
+        files.extend(write_table(to, name, run_id, &b)?);
     }
     // All or nothing: a commit that fails (a full disk) withdraws the ones before it.
     let mut done = Vec::with_capacity(files.len());

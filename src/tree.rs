@@ -58,7 +58,7 @@ pub fn table_schema(table: &str) -> Option<SchemaRef> {
 }
 
 /// Days since the epoch of a `date=YYYY-MM-DD` directory name.
-fn partition_day(name: &str) -> Option<i64> {
+pub fn partition_day(name: &str) -> Option<i64> {
     let date: jiff::civil::Date = name.strip_prefix("date=")?.parse().ok()?;
     Some(days_from_civil(
         i64::from(date.year()),
@@ -103,32 +103,48 @@ pub fn read(dir: &Path) -> Result<Tree> {
             }
             let day = partition_day(&name)
                 .ok_or_else(|| report_err(&part, "not a date=YYYY-MM-DD partition directory"))?;
-            let mut held: BTreeMap<String, PathBuf> = BTreeMap::new();
-            for file in sorted_entries(&part)? {
-                let fname = file
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                if fname.starts_with('.') || !fname.ends_with(".parquet") {
-                    continue;
-                }
-                let runs = read_file(&file, table, day, &mut tree.raw)?;
-                for run in runs {
-                    if let Some(first) = held.get(&run) {
-                        return Err(Error::DuplicateRun {
-                            run,
-                            first: first.clone(),
-                            second: file.clone(),
-                        });
-                    }
-                    held.insert(run.clone(), file.clone());
-                    tree.runs.insert(run);
-                }
-                tree.files.push(file);
-            }
+            let (runs, files) = read_partition(&part, table, day, &mut tree.raw)?;
+            tree.runs.extend(runs);
+            tree.files.extend(files);
         }
     }
     Ok(tree)
+}
+
+/// Reads every Parquet file of one partition directory (`<table>/date=D/`) into `raw`. Returns
+/// the runs its files hold and the files read, and refuses a run held by two of them.
+pub fn read_partition(
+    part: &Path,
+    table: &str,
+    day: i64,
+    raw: &mut RawTables,
+) -> Result<(BTreeSet<String>, Vec<PathBuf>)> {
+    let mut held: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut files = Vec::new();
+    if !part.is_dir() {
+        return Ok((BTreeSet::new(), files));
+    }
+    for file in sorted_entries(part)? {
+        let fname = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if fname.starts_with('.') || !fname.ends_with(".parquet") {
+            continue;
+        }
+        for run in read_file(&file, table, day, raw)? {
+            if let Some(first) = held.get(&run) {
+                return Err(Error::DuplicateRun {
+                    run,
+                    first: first.clone(),
+                    second: file.clone(),
+                });
+            }
+            held.insert(run, file.clone());
+        }
+        files.push(file);
+    }
+    Ok((held.into_keys().collect(), files))
 }
 
 fn column<'a, T: 'static>(batch: &'a RecordBatch, i: usize, path: &Path) -> Result<&'a T> {

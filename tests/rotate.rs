@@ -422,3 +422,232 @@ fn delete_raw_after_removes_only_committed_whole_inputs() {
     assert!(!rotated.exists(), "the rotated log is deleted");
     assert!(active.exists(), "a log with an unfinished line is kept");
 }
+
+/// Per table, per key (as in [`table_sums`]): the published visitors estimate.
+fn table_visitors(out: &Path) -> BTreeMap<(String, String), u64> {
+    let mut v = BTreeMap::new();
+    for table in TABLES {
+        let root = out.join("reports").join(table);
+        for day in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            let date = day.file_name().to_string_lossy().into_owned();
+            for f in std::fs::read_dir(day.path()).unwrap().flatten() {
+                let reader = ParquetRecordBatchReaderBuilder::try_new(
+                    std::fs::File::open(f.path()).unwrap(),
+                )
+                .unwrap()
+                .build()
+                .unwrap();
+                for b in reader {
+                    let b = b.unwrap();
+                    let Ok(i) = b.schema().index_of("visitors") else {
+                        continue;
+                    };
+                    let mut keys = Sums::new();
+                    add_batch(&mut keys, table, &date, &b);
+                    // `add_batch` keys rows in order; rebuild them one by one.
+                    for row in 0..b.num_rows() {
+                        let mut one = Sums::new();
+                        add_batch(&mut one, table, &date, &b.slice(row, 1));
+                        let key = one.into_keys().next().unwrap();
+                        let n = b.column(i).as_primitive::<UInt64Type>().value(row);
+                        *v.entry(key).or_default() += n;
+                    }
+                }
+            }
+        }
+    }
+    v
+}
+
+/// Number of report files per (table, date partition).
+fn parts_per_day(out: &Path) -> BTreeMap<(String, String), usize> {
+    let mut m = BTreeMap::new();
+    for table in TABLES {
+        let root = out.join("reports").join(table);
+        for day in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            let n = std::fs::read_dir(day.path())
+                .unwrap()
+                .flatten()
+                .filter(|f| f.file_name().to_string_lossy().ends_with(".parquet"))
+                .count();
+            m.insert(
+                (
+                    table.to_string(),
+                    day.file_name().to_string_lossy().into_owned(),
+                ),
+                n,
+            );
+        }
+    }
+    m
+}
+
+fn process_with(out: &Path, logs: &[&Path], extra: &[&str]) -> serde_json::Value {
+    let output = logveil()
+        .args(["--now", NOW, "process", "--json", "--out"])
+        .arg(out)
+        .args(extra)
+        .args(logs)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "process failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Three runs over three pieces of a log publish exactly what one run over the whole log does,
+/// under the default rules: each day is republished from everything counted for it, so small
+/// cells are judged on the day's union of visitors, not per run, and a day has one file.
+#[test]
+fn a_day_counted_by_several_runs_is_published_whole() {
+    let lines = genlog_lines(6000);
+    let dir = tempfile::tempdir().unwrap();
+    let salt = dir.path().join("salt");
+    std::fs::write(&salt, b"a shared secret of at least sixteen bytes").unwrap();
+    let salt_arg = ["--salt-file", salt.to_str().unwrap()];
+    // Cut inside days (the log covers three days of 2000 lines each).
+    let cuts = [0, 1500, 3500, 6000];
+    let pieces: Vec<PathBuf> = (0..3)
+        .map(|i| {
+            let p = dir.path().join(format!("piece-{i}.log"));
+            write(&p, &[&lines[cuts[i]..cuts[i + 1]]]);
+            p
+        })
+        .collect();
+    let whole = dir.path().join("whole.log");
+    write(&whole, &[&lines]);
+
+    let split = dir.path().join("split");
+    let mut earlier = Vec::new();
+    for p in &pieces {
+        let s = process_with(&split, &[p], &salt_arg);
+        earlier.push(s["publication"]["days"]["geo_daily"].clone());
+    }
+    // The second piece starts inside the first day: that day already held the first run.
+    assert!(
+        earlier[1].as_object().unwrap().values().any(|n| n == 1),
+        "{earlier:?}"
+    );
+    let reference = dir.path().join("ref");
+    process_with(&reference, &[&whole], &salt_arg);
+
+    assert_eq!(table_sums(&split), table_sums(&reference));
+    let (got, want) = (table_visitors(&split), table_visitors(&reference));
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>()
+    );
+    for (k, w) in &want {
+        let g = got[k];
+        // Sketch registers are the same; only the estimator's order of unions differs.
+        assert!(
+            g.abs_diff(*w) as f64 <= (*w as f64 * 0.02).max(1.0),
+            "{k:?}: {g} against {w}"
+        );
+    }
+    let parts = parts_per_day(&split);
+    assert!(parts.values().all(|&n| n == 1), "{parts:?}");
+    assert_eq!(
+        parts.keys().collect::<Vec<_>>(),
+        parts_per_day(&reference).keys().collect::<Vec<_>>()
+    );
+    // The unfolded day store is private, as salts and diagnostics are.
+    use std::os::unix::fs::PermissionsExt;
+    for e in walk(&split.join("state/days")) {
+        let mode = std::fs::metadata(&e).unwrap().permissions().mode() & 0o777;
+        let want = if e.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode, want, "{}", e.display());
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut v = vec![dir.to_path_buf()];
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.path().is_dir() {
+            v.extend(walk(&e.path()));
+        } else {
+            v.push(e.path());
+        }
+    }
+    v
+}
+
+/// When the day store no longer holds a day (purged, or a tree written before it existed), a
+/// run that touches the day merges with the day's published files instead: nothing is lost
+/// and nothing is counted twice.
+#[test]
+fn a_day_without_state_is_merged_with_its_published_files() {
+    let lines = genlog_lines(3000);
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.log");
+    let b = dir.path().join("b.log");
+    write(&a, &[&lines[..1500]]);
+    write(&b, &[&lines[1500..]]);
+    let whole = dir.path().join("whole.log");
+    write(&whole, &[&lines]);
+    let split = dir.path().join("split");
+    process_with(&split, &[&a], EXACT);
+    std::fs::remove_dir_all(split.join("state/days")).unwrap();
+    process_with(&split, &[&b], EXACT);
+    let reference = dir.path().join("ref");
+    process_with(&reference, &[&whole], EXACT);
+    assert_eq!(table_sums(&split), table_sums(&reference));
+    assert!(parts_per_day(&split).values().all(|&n| n == 1));
+    // The published files name every run they hold, so a merge still refuses duplicates.
+    let merged = dir.path().join("merged");
+    let output = logveil()
+        .args(["--now", NOW, "merge"])
+        .arg(&split)
+        .arg(&split)
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "a tree merged with itself");
+}
+
+/// The day store expires with the day's diagnostics: `purge` deletes it, `audit` lists it
+/// until then.
+#[test]
+fn the_day_store_expires_with_the_diagnostics() {
+    let lines = genlog_lines(600);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("a.log");
+    write(&log, &[&lines]);
+    let out = dir.path().join("out");
+    process_with(&out, &[&log], &[]);
+    let audit = |now: &str| -> serde_json::Value {
+        let o = logveil()
+            .args(["--now", now, "audit", "--json", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let a = audit(NOW);
+    let days: Vec<&str> = a["day_state"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["date"].as_str().unwrap())
+        .collect();
+    assert_eq!(days, ["2026-10-05", "2026-10-06", "2026-10-07"], "{a:#}");
+    assert_eq!(a["day_state"][0]["tables"], 5);
+    // Seven days of retention: the first day expires at 2026-10-12T00:00:00Z.
+    let later = "2026-10-12T00:00:00Z";
+    let o = logveil()
+        .args(["--now", later, "purge", "--json", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let p: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(p["summary"]["day_state_deleted"], 5, "{p:#}");
+    let a = audit(later);
+    assert_eq!(a["day_state"].as_array().unwrap().len(), 2, "{a:#}");
+    assert!(!out.join("state/days/geo_daily/date=2026-10-05").exists());
+}
