@@ -3,9 +3,10 @@
 
     check_crash.py visible OUT        what a reader may see right after a kill -9: every
                                       visible Parquet file reads whole, every report and
-                                      diagnostics file has its run's manifest, no temporary
-                                      file is visible. Prints the state the kill left
-                                      (none, staging, committed, done).
+                                      diagnostics file has the manifests of its runs, a day
+                                      has one file per table, no temporary file is visible.
+                                      Prints the state the kill left (none, staging,
+                                      committed, done).
     check_crash.py same OUT CLEAN     after recovery: no transaction left, and the reports
                                       (every table, rows sorted, visitor estimates within 2%,
                                       one file per table and day) and diagnostics row counts
@@ -16,7 +17,6 @@ Exits 1 on a failed check.
 import glob
 import json
 import os
-import re
 import sys
 
 import pyarrow.parquet as pq
@@ -47,9 +47,16 @@ def check_visible(out):
                 pq.read_table(p)
             except Exception as e:  # noqa: BLE001
                 problems.append(f"unreadable {p}: {e}")
-            m = re.match(r"part-(.+)\.parquet$", name)
-            if m and m.group(1) not in runs:
-                problems.append(f"{p} is visible without runs/{m.group(1)}.json")
+            kv = pq.read_metadata(p).metadata or {}
+            held = kv.get(b"logveil.source_runs") or kv.get(b"logveil.run_id") or b""
+            for run in filter(None, held.decode().split(",")):
+                if run not in runs:
+                    problems.append(f"{p} is visible without runs/{run}.json")
+    # A day republished by the killed run is replaced by one rename: never two files.
+    for d in glob.glob(os.path.join(out, "reports", "*", "date=*")):
+        n = len(glob.glob(os.path.join(d, "*.parquet")))
+        if n > 1:
+            problems.append(f"{d} holds {n} files: a day counted twice")
     txns = glob.glob(os.path.join(out, "state", "txn", "*"))
     if any(os.path.exists(os.path.join(t, "COMMIT")) for t in txns):
         state = "committed"

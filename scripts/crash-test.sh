@@ -5,10 +5,13 @@
 #   scripts/crash-test.sh [LINES] [KILLS]     (default 1200000 lines, about 280 MB; 20 kills)
 #
 # 1. generates a log (scripts/genlog) and runs the release binary on it once, cleanly;
-# 2. KILLS times, on a fresh output tree: starts the same run, kills it (kill -9) after a
-#    random delay (half of them near the end of the run, where it commits), checks what a
-#    reader sees (scripts/check_crash.py visible), reruns, and checks the reports, the
-#    diagnostics and the ledger equal the clean run's (scripts/check_crash.py same).
+# 2. KILLS times: starts the same run, kills it (kill -9) after a random delay (half of them
+#    near the end of the run, where it commits), checks what a reader sees
+#    (scripts/check_crash.py visible), reruns, and checks the reports, the diagnostics and
+#    the ledger equal the clean run's (scripts/check_crash.py same). Three kills in four hit
+#    a run on a fresh output tree; every fourth hits a run on a tree that already counted
+#    the first 40% of the log (cut inside a day), so the killed run republishes days that
+#    are already visible.
 #
 # Uses target/release/logveil (built by scripts/verify.sh; built here when missing) and a
 # venv with pyarrow (${VERIFY_VENV:-/tmp/logveil-verify-venv}, made when missing).
@@ -49,16 +52,34 @@ t1=$(date +%s%N)
 ms=$(( (t1 - t0) / 1000000 ))
 echo "crash-test: $LINES lines ($size bytes), clean run in ${ms} ms"
 
+# A tree that counted the first 40% of the log; the same run on it reads the rest.
+head -n $((LINES * 2 / 5)) "$TMP/access.log" > "$TMP/head.log"
+"$BIN" --now "$NOW" -q process "$TMP/head.log" --out "$TMP/base" --salt-file "$TMP/salt" --k-min 0 --diagnostics errors \
+  || { echo "crash-test: the run over the first 40% failed"; exit 1; }
+cp -a "$TMP/base" "$TMP/continued"
+t0=$(date +%s%N)
+(run "$TMP/continued") || { echo "crash-test: the continued run failed"; exit 1; }
+t1=$(date +%s%N)
+ms_cont=$(( (t1 - t0) / 1000000 ))
+"$PY" scripts/check_crash.py same "$TMP/continued" "$TMP/clean" \
+  || { echo "crash-test: two runs over the log do not give the reports of one"; exit 1; }
+echo "crash-test: the rest of the log on a tree holding its first 40% in ${ms_cont} ms"
+
 pass=0 fail=0
 declare -A states
 for i in $(seq 1 "$KILLS"); do
   out=$TMP/crash
   rm -rf "$out"
+  span=$ms
+  if (( i % 4 == 0 )); then
+    cp -a "$TMP/base" "$out"
+    span=$ms_cont
+  fi
   if (( i % 2 )); then
     delay=$(( RANDOM * 32768 + RANDOM ))
-    delay=$(( delay % (ms + 1) ))
+    delay=$(( delay % (span + 1) ))
   else
-    delay=$(( ms * 85 / 100 + (RANDOM % (ms * 20 / 100 + 1)) ))
+    delay=$(( span * 85 / 100 + (RANDOM % (span * 20 / 100 + 1)) ))
   fi
   run "$out" & pid=$!
   sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"

@@ -20,6 +20,11 @@ use crate::txn::Txn;
 /// The day store, relative to the output tree.
 pub const DIR: &str = "state/days";
 
+/// The name of a day's file, in the store and in `reports/`: fixed, so that the rename that
+/// publishes a day replaces its previous file atomically (a reader sees the old day or the
+/// new one, never both).
+pub const DAY_FILE: &str = "part-00000.parquet";
+
 /// Rows kept per day in the store for the bounded tables (pages, referrers); the rest are
 /// folded into their parent's `(other)` row, as the accumulators' own memory bound does.
 pub const STORE_BOUND: usize = 16 * 1024;
@@ -196,6 +201,7 @@ pub fn republish(ctx: &Context<'_>, txn: &mut Txn, mut run: RawTables) -> Result
             dir_mode: store::PRIVATE_DIR,
             file_mode: store::PRIVATE_FILE,
             extra: &store_extra,
+            name: Some(DAY_FILE),
         },
         ctx.run_id,
         &stored,
@@ -209,6 +215,7 @@ pub fn republish(ctx: &Context<'_>, txn: &mut Txn, mut run: RawTables) -> Result
             dir_mode: store::PUBLIC_DIR,
             file_mode: store::PUBLIC_FILE,
             extra: &runs_of,
+            name: Some(DAY_FILE),
         },
         ctx.run_id,
         &result.tables,

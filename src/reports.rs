@@ -246,9 +246,12 @@ pub struct Parts<'a> {
     pub dir_mode: u32,
     pub file_mode: u32,
     pub extra: ExtraMetadata<'a>,
+    /// The file name of every partition; `None` for `part-<run>.parquet`. A fixed name makes
+    /// the rename that publishes a partition replace its previous file atomically.
+    pub name: Option<&'a str>,
 }
 
-/// Writes one table's batches as `<root>/<table>/date=<d>/part-<run>.parquet`, under
+/// Writes one table's batches as `<root>/<table>/date=<d>/<name>`, under
 /// temporary names: nothing is visible until the caller commits the returned files.
 fn write_table(
     to: &Parts<'_>,
@@ -260,7 +263,11 @@ fn write_table(
     for (date, batch) in batches {
         let dir = to.root.join(table).join(format!("date={date}"));
         store::ensure_dir(&dir, to.dir_mode)?;
-        let file = AtomicFile::create(&dir.join(format!("part-{run_id}.parquet")), to.file_mode)?;
+        let name = match to.name {
+            Some(n) => n.to_string(),
+            None => format!("part-{run_id}.parquet"),
+        };
+        let file = AtomicFile::create(&dir.join(name), to.file_mode)?;
         let perr = |e: parquet::errors::ParquetError| Error::Parquet {
             path: dir.clone(),
             reason: e.to_string(),
@@ -298,6 +305,7 @@ pub fn write_all_with(
             dir_mode: store::PUBLIC_DIR,
             file_mode: store::PUBLIC_FILE,
             extra: &extra,
+            name: None,
         },
         run_id,
         tables,
