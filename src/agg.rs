@@ -176,12 +176,16 @@ impl Visitors {
         }
     }
 
-    /// The estimated number of distinct visitors, rounded.
+    /// The estimated number of distinct visitors, rounded: the composite estimate, a function
+    /// of the sketch's registers alone. The sketch's HIP estimate would depend on the order
+    /// in which visitors were added and sketches unioned (threads, runs, merges), so the same
+    /// visitors would publish different numbers; a union's estimate (Spark's
+    /// `hll_sketch_estimate` of `hll_union_agg`) is the composite one too.
     pub fn estimate(&self) -> u64 {
         match (&self.sketch, &self.union) {
             (None, None) => 0,
-            (Some(s), None) => s.estimate().round() as u64,
-            _ => self.sketch().estimate().round() as u64,
+            (Some(s), None) => s.composite_estimate().round() as u64,
+            _ => self.sketch().composite_estimate().round() as u64,
         }
     }
 

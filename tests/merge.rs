@@ -125,9 +125,8 @@ fn build(s: &Servers, plan: &Plan, n: &mut usize) -> PathBuf {
 }
 
 /// A tree's content: (table, day or hour, dims) → (requests, bytes, estimated visitors). The
-/// estimate is the sketch's composite one, a function of the sketch's content only: the
-/// published (HIP) estimate of a union depends on the order sketches were unioned in, by a
-/// visitor or so.
+/// estimate is the sketch's composite one, a function of the sketch's content only (as the
+/// published one is).
 type Content = BTreeMap<(String, i64, Vec<String>), (u64, u64, u64)>;
 
 fn content(dir: &Path) -> Content {

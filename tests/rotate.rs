@@ -499,8 +499,9 @@ fn process_with(out: &Path, logs: &[&Path], extra: &[&str]) -> serde_json::Value
 }
 
 /// Three runs over three pieces of a log publish exactly what one run over the whole log does,
-/// under the default rules: each day is republished from everything counted for it, so small
-/// cells are judged on the day's union of visitors, not per run, and a day has one file.
+/// under the default rules, visitors included: each day is republished from everything
+/// counted for it, so small cells are judged on the day's union of visitors, not per run, and
+/// a day has one file.
 #[test]
 fn a_day_counted_by_several_runs_is_published_whole() {
     let lines = genlog_lines(6000);
@@ -535,19 +536,9 @@ fn a_day_counted_by_several_runs_is_published_whole() {
     process_with(&reference, &[&whole], &salt_arg);
 
     assert_eq!(table_sums(&split), table_sums(&reference));
-    let (got, want) = (table_visitors(&split), table_visitors(&reference));
-    assert_eq!(
-        got.keys().collect::<Vec<_>>(),
-        want.keys().collect::<Vec<_>>()
-    );
-    for (k, w) in &want {
-        let g = got[k];
-        // Sketch registers are the same; only the estimator's order of unions differs.
-        assert!(
-            g.abs_diff(*w) as f64 <= (*w as f64 * 0.02).max(1.0),
-            "{k:?}: {g} against {w}"
-        );
-    }
+    // The sketches hold the same registers, and the published estimate is a function of
+    // the registers alone: equal, not merely close.
+    assert_eq!(table_visitors(&split), table_visitors(&reference));
     let parts = parts_per_day(&split);
     assert!(parts.values().all(|&n| n == 1), "{parts:?}");
     assert_eq!(

@@ -286,7 +286,7 @@ impl Distinct {
             })?;
             u.update(&s);
         }
-        Ok(u.to_sketch(HllType::Hll8).estimate().round() as u64)
+        Ok(u.to_sketch(HllType::Hll8).composite_estimate().round() as u64)
     }
 }
 
@@ -386,7 +386,7 @@ impl Keyed {
             let v = if n == 1 {
                 only.unwrap_or(0)
             } else {
-                u.to_sketch(HllType::Hll8).estimate().round() as u64
+                u.to_sketch(HllType::Hll8).composite_estimate().round() as u64
             };
             out.insert(date.to_string(), v);
         }
