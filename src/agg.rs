@@ -189,9 +189,30 @@ impl Visitors {
         }
     }
 
-    /// The sketch in the Apache DataSketches binary format (an empty sketch when unfed).
+    /// The sketch in the Apache DataSketches binary format (an empty sketch when unfed). A
+    /// sketch in HLL mode is flagged out of order, so that every reader (DataSketches in any
+    /// language, Spark) estimates it with the composite estimator, as [`Visitors::estimate`]
+    /// does: the published `visitors` is then what a reader of the sketch computes.
     pub fn serialize(&self) -> Vec<u8> {
-        self.sketch().serialize()
+        let mut bytes = self.sketch().serialize();
+        mark_out_of_order(&mut bytes);
+        bytes
+    }
+}
+
+/// Offsets in the DataSketches HLL preamble: the flags byte and the mode byte.
+const HLL_FLAGS_BYTE: usize = 5;
+const HLL_MODE_BYTE: usize = 7;
+/// The flag telling readers that the HIP history is unavailable (use the composite estimate).
+const HLL_OUT_OF_ORDER: u8 = 16;
+/// The current-mode value of a sketch holding registers (not a list or set of coupons).
+const HLL_CUR_MODE_HLL: u8 = 2;
+
+/// Sets the out-of-order flag of a serialised sketch in HLL mode. List and set modes count
+/// their coupons and have no HIP estimate to drop.
+fn mark_out_of_order(bytes: &mut [u8]) {
+    if bytes.len() > HLL_MODE_BYTE && bytes[HLL_MODE_BYTE] & 3 == HLL_CUR_MODE_HLL {
+        bytes[HLL_FLAGS_BYTE] |= HLL_OUT_OF_ORDER;
     }
 }
 
@@ -670,6 +691,33 @@ impl Accumulator {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The published estimate depends on which visitors were counted, not on how they were
+    /// fed; and a reader of the serialised sketch computes the same number.
+    #[test]
+    fn the_estimate_is_the_same_however_visitors_were_fed() {
+        for n in [5u64, 300, 5_000, 60_000] {
+            let coupon = |i: u64| Coupon::from_value(i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let mut one = Visitors::default();
+            (0..n).for_each(|i| one.add(coupon(i)));
+            let (mut a, mut b) = (Visitors::default(), Visitors::default());
+            (0..n).rev().for_each(|i| {
+                if i % 3 == 0 {
+                    a.add(coupon(i))
+                } else {
+                    b.add(coupon(i))
+                }
+            });
+            a.merge(b);
+            assert_eq!(one.estimate(), a.estimate(), "{n} visitors");
+            for v in [&one, &a] {
+                let read = HllSketch::deserialize(&v.serialize()).unwrap();
+                assert_eq!(read.estimate().round() as u64, v.estimate(), "{n} visitors");
+            }
+            let err = (one.estimate() as f64 - n as f64).abs() / n as f64;
+            assert!(err < 0.05, "{n}: {}", one.estimate());
+        }
+    }
 
     type Event = (i64, u8, u16, u64);
 
