@@ -289,8 +289,7 @@ impl<'c> Copier<'c> {
             {
                 self.header = Some(h);
             }
-            copy_directive(&self.ctx.scrubber, line, out);
-            out.extend_from_slice(ending);
+            self.directive(line, ending, out);
             return true;
         }
         let parsed = match &self.ctx.custom {
@@ -304,19 +303,42 @@ impl<'c> Copier<'c> {
                 return false;
             }
         };
+        if self.parsed(line, &rec, ending, out) {
+            counts.written += 1;
+            true
+        } else {
+            counts.unsplittable += 1;
+            false
+        }
+    }
+
+    /// Appends the rewriting of a line already parsed as `rec` (`line` without its ending),
+    /// then `ending`. Returns false, appending nothing, for a line whose fields cannot be
+    /// told apart. This is how `process --anonymised-log` copies the lines it parses.
+    pub fn parsed(
+        &mut self,
+        line: &[u8],
+        rec: &Record<'_>,
+        ending: &[u8],
+        out: &mut Vec<u8>,
+    ) -> bool {
         let mark = out.len();
-        match self.record(line, &rec, out) {
+        match self.record(line, rec, out) {
             Ok(()) => {
                 out.extend_from_slice(ending);
-                counts.written += 1;
                 true
             }
             Err(Unsplittable) => {
                 out.truncate(mark);
-                counts.unsplittable += 1;
                 false
             }
         }
+    }
+
+    /// Appends a directive line (W3C `#…`), scrubbed, then `ending`.
+    pub fn directive(&self, line: &[u8], ending: &[u8], out: &mut Vec<u8>) {
+        copy_directive(&self.ctx.scrubber, line, out);
+        out.extend_from_slice(ending);
     }
 
     /// Rewrites a parsed line into `out`.

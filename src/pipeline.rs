@@ -9,7 +9,7 @@ use std::time::Instant;
 use crate::agg::{Accumulator, Hit, ReportSet, status_class};
 use crate::anon::{self, Masks};
 use crate::anonymise::run::OutCompression;
-use crate::anonymise::{CopyCtx, CopyFiles, anonymise_chunk_at};
+use crate::anonymise::{Copier, CopyCtx, CopyFiles};
 use crate::diag::{self, ChunkMessage, ChunkRows, DiagMode, DiagWriter};
 use crate::error::{Error, Result};
 use crate::geo::{GeoCache, GeoDb, Place};
@@ -149,6 +149,8 @@ struct Worker<'a> {
     seen_referrers: Vec<u64>,
     /// Scrubbed pages, referrer hosts and vhosts by raw field (see [`Memo`]).
     memo: Memo,
+    /// Rewrites the lines this worker parses into the anonymised copy, when one is made.
+    copier: Option<Copier<'a>>,
 }
 
 /// [`Memo`] tags of the fields the worker scrubs (with the escaping in the low bits).
@@ -207,6 +209,7 @@ impl<'a> Worker<'a> {
             seen_pages: vec![0; SEEN_SLOTS],
             seen_referrers: vec![0; SEEN_SLOTS],
             memo: Memo::new(12),
+            copier: ctx.copy.map(Copier::new),
         }
     }
 }
@@ -600,23 +603,28 @@ fn run_source(
                 None => headers.at(chunk.offset).cloned(),
             };
             let mut copy = Vec::new();
-            if let Some(cc) = ctx.copy {
-                anonymise_chunk_at(cc, chunk.bytes(), header.clone(), &mut copy);
-                if ctx.copy_compression != OutCompression::None {
-                    match ctx.copy_compression.compress(&copy) {
-                        Ok(c) => copy = c,
-                        Err(e) => {
-                            failure
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .get_or_insert(Error::Internal(format!("compressing a copy: {e}")));
-                            break;
-                        }
+            let lines = process_chunk(
+                ctx,
+                &mut worker,
+                &mut acc,
+                chunk.bytes(),
+                header,
+                &mut rows,
+                &mut copy,
+            );
+            src.release(&chunk);
+            if ctx.copy.is_some() && ctx.copy_compression != OutCompression::None {
+                match ctx.copy_compression.compress(&copy) {
+                    Ok(c) => copy = c,
+                    Err(e) => {
+                        failure
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .get_or_insert(Error::Internal(format!("compressing a copy: {e}")));
+                        break;
                     }
                 }
             }
-            let lines = process_chunk(ctx, &mut worker, &mut acc, chunk.bytes(), header, &mut rows);
-            src.release(&chunk);
             if let Some(p) = ctx.progress {
                 p.add(chunk.bytes().len() as u64, lines);
             }
@@ -660,7 +668,19 @@ fn run_source(
     )
 }
 
-/// The per-line loop. Returns the number of lines in the chunk.
+/// The line ending of `line`, a line of `chunk` given by [`source::lines`] (which drops a
+/// `\r` before the `\n`).
+fn ending_of(chunk: &[u8], line: &[u8]) -> &'static [u8] {
+    let end = line.as_ptr() as usize - chunk.as_ptr() as usize + line.len();
+    if chunk.get(end) == Some(&b'\r') {
+        b"\r\n"
+    } else {
+        b"\n"
+    }
+}
+
+/// The per-line loop. Returns the number of lines in the chunk. With an anonymised copy, each
+/// line parsed is also rewritten into `copy` from the same record.
 #[inline(never)]
 fn process_chunk(
     ctx: &Ctx<'_>,
@@ -669,6 +689,7 @@ fn process_chunk(
     chunk: &[u8],
     mut header: Option<W3cFields>,
     rows: &mut ChunkRows,
+    copy: &mut Vec<u8>,
 ) -> u64 {
     let mut n = 0u64;
     acc.bytes_read += chunk.len() as u64;
@@ -685,6 +706,11 @@ fn process_chunk(
                 && let Some(h) = W3cFields::from_header(line)
             {
                 header = Some(h);
+            }
+            if let Some(c) = &w.copier
+                && line.len() <= ctx.max_line_bytes
+            {
+                c.directive(line, ending_of(chunk, line), copy);
             }
             continue;
         }
@@ -707,6 +733,9 @@ fn process_chunk(
                 }
             }
             Ok(rec) => {
+                if let Some(c) = &mut w.copier {
+                    c.parsed(line, &rec, ending_of(chunk, line), copy);
+                }
                 let remote = anon::parse_client(rec.client);
                 let ip = anon::client_address(remote, rec.forwarded_for, ctx.trusted)
                     .map(anon::unwrap_embedded);
