@@ -374,7 +374,20 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
                 } else {
                     opts.format
                 };
-                let (format, detection) = match resolve_format(&src, wanted) {
+                // A W3C log read from an offset resumes under the header in effect there.
+                let carried = if src.start() > 0 && matches!(wanted, Format::W3c | Format::Auto) {
+                    match src.fields_before_start() {
+                        Ok(h) => h,
+                        Err(e) if opts.keep_going => {
+                            inputs.push(InputSummary::failed(spec.display_name(), &e));
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                } else {
+                    None
+                };
+                let (format, detection) = match resolve_format(&src, wanted, carried.as_deref()) {
                     Ok(r) => r,
                     Err(e) if opts.keep_going => {
                         inputs.push(InputSummary::failed(spec.display_name(), &e));
@@ -393,7 +406,8 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
                     },
                     ..ctx
                 };
-                let (acc, error) = run_source(&pool, &ctx, &src, idx, &tx);
+                let carried = carried.filter(|_| format == Format::W3c);
+                let (acc, error) = run_source(&pool, &ctx, &src, idx, &tx, carried.as_deref());
                 let error = match error {
                     Some(e) if !opts.keep_going => return Err(e),
                     other => other,
@@ -576,12 +590,15 @@ fn run_source(
     src: &Source,
     input: usize,
     tx: &crossbeam_channel::Sender<ChunkMessage>,
+    carried: Option<&[u8]>,
 ) -> (Accumulator, Option<Error>) {
     let failure: Mutex<Option<Error>> = Mutex::new(None);
     let headers = match (ctx.format, src.mapped()) {
         (Format::W3c, Some(data)) => Headers(w3c::header_offsets(data)),
         _ => Headers(Vec::new()),
     };
+    // The header in effect before the first byte read (a log read from an offset).
+    let carried = carried.and_then(W3cFields::from_header);
     let accs = pool.broadcast(|_| {
         let mut acc = Accumulator::default();
         let mut worker = Worker::new(ctx);
@@ -601,7 +618,8 @@ fn run_source(
             let header = match &chunk.preamble {
                 Some(line) => W3cFields::from_header(line),
                 None => headers.at(chunk.offset).cloned(),
-            };
+            }
+            .or_else(|| carried.clone());
             let mut copy = Vec::new();
             let lines = process_chunk(
                 ctx,
@@ -906,11 +924,19 @@ pub const DETECT_SAMPLE: usize = 256 * 1024;
 pub const DETECT_MIN_FIT: f64 = 0.5;
 
 /// The format to read `src` with: the one given, or the one that fits its first lines best.
-fn resolve_format(src: &Source, format: Format) -> Result<(Format, Option<Detection>)> {
+fn resolve_format(
+    src: &Source,
+    format: Format,
+    carried: Option<&[u8]>,
+) -> Result<(Format, Option<Detection>)> {
     if format != Format::Auto {
         return Ok((format, None));
     }
-    let (sample, complete) = src.sample(DETECT_SAMPLE)?;
+    let (mut sample, complete) = src.sample(DETECT_SAMPLE)?;
+    if let Some(h) = carried {
+        // The header in effect where the input resumes, as if the sample began with it.
+        sample.splice(0..0, h.iter().copied().chain([b'\n']));
+    }
     let d = formats::detect(&sample, complete);
     if d.sampled > 0 && (d.fit as f64) < DETECT_MIN_FIT * d.sampled as f64 {
         return Err(Error::FormatMismatch(format!(

@@ -146,6 +146,9 @@ pub struct Source {
     released: Mutex<Released>,
     /// Content bytes skipped before the first chunk.
     start: u64,
+    /// The file it was opened from (to read the skipped content again, see
+    /// [`Source::fields_before_start`]).
+    path: Option<std::path::PathBuf>,
 }
 
 /// Which chunks of a mapped input have been processed: the end of each finished chunk beyond
@@ -242,6 +245,7 @@ impl Source {
             src.compression = compression;
             src.compressed_size = meta.is_file().then_some(meta.len());
             src.start = resume.start;
+            src.path = Some(path.to_path_buf());
             if let Backing::Stream(st) = &src.backing {
                 st.lock().unwrap_or_else(|p| p.into_inner()).content = resume.prior;
             }
@@ -266,6 +270,7 @@ impl Source {
                         ..Released::default()
                     }),
                     start: lo,
+                    path: Some(path.to_path_buf()),
                 });
             }
             // SAFETY: the mapping is read-only and private to this process, and nothing writes
@@ -296,6 +301,7 @@ impl Source {
                             ..Released::default()
                         }),
                         start: lo as u64,
+                        path: Some(path.to_path_buf()),
                     });
                 }
                 // Every guard slot is taken (many inputs open at once): read this one instead,
@@ -314,6 +320,7 @@ impl Source {
         };
         let mut src = Self::from_reader(name, reader, size, chunk_size);
         src.start = lo;
+        src.path = Some(path.to_path_buf());
         if let Backing::Stream(st) = &src.backing {
             st.lock().unwrap_or_else(|p| p.into_inner()).content = resume.prior;
         }
@@ -352,7 +359,25 @@ impl Source {
             compressed_size: None,
             released: Mutex::default(),
             start: 0,
+            path: None,
         }
+    }
+
+    /// The last W3C `#Fields:` line of the content skipped before [`Source::start`]: the header
+    /// in effect where a W3C log read from an offset resumes. Reads the skipped content again
+    /// (decompressing it for a compressed file), with `read()`, whatever the input's mode.
+    pub fn fields_before_start(&self) -> Result<Option<std::sync::Arc<[u8]>>> {
+        let Some(path) = self.path.as_deref().filter(|_| self.start > 0) else {
+            return Ok(None);
+        };
+        let file = File::open(path).map_err(|e| Error::input(path, e))?;
+        let (compression, head, file) = sniff(file, path)?;
+        let reader: Box<dyn Read + Send> = match compression {
+            Compression::None => Box::new(head.chain(file)),
+            c => decoder(head.chain(file), c, path)?,
+        };
+        let line = last_fields_line(reader, self.start).map_err(|e| Error::input(path, e))?;
+        Ok(line.map(Into::into))
     }
 
     /// Content bytes skipped before the first chunk.
@@ -954,6 +979,40 @@ pub fn split_chunks(data: &[u8], target: usize) -> Vec<Range<usize>> {
 }
 
 /// The last line of `buf` that starts with `prefix` (without its line ending).
+/// The last line starting with `#Fields:` in the first `n` bytes of `reader`, read in blocks.
+/// A line longer than the chunk bound is only looked at in its first part.
+fn last_fields_line(reader: impl Read, n: u64) -> std::io::Result<Option<Vec<u8>>> {
+    const BLOCK: usize = 1 << 20;
+    let mut reader = reader.take(n);
+    let mut buf = vec![0u8; BLOCK];
+    // Complete lines are looked at; the unfinished tail waits for the next block.
+    let mut lines: Vec<u8> = Vec::new();
+    let mut last = None;
+    loop {
+        let k = reader.read(&mut buf)?;
+        if k == 0 {
+            break;
+        }
+        let data = &buf[..k];
+        match memchr::memrchr(b'\n', data) {
+            Some(p) => {
+                lines.extend_from_slice(&data[..=p]);
+                if let Some(l) = last_line_starting(&lines, b"#Fields:") {
+                    last = Some(l.to_vec());
+                }
+                lines.clear();
+                lines.extend_from_slice(&data[p + 1..]);
+            }
+            None if lines.len() < BLOCK => lines.extend_from_slice(data),
+            None => {}
+        }
+    }
+    if let Some(l) = last_line_starting(&lines, b"#Fields:") {
+        last = Some(l.to_vec());
+    }
+    Ok(last)
+}
+
 fn last_line_starting<'b>(buf: &'b [u8], prefix: &[u8]) -> Option<&'b [u8]> {
     let finder = memchr::memmem::FinderRev::new(prefix);
     let mut end = buf.len();

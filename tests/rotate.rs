@@ -642,3 +642,57 @@ fn the_day_store_expires_with_the_diagnostics() {
     assert_eq!(a["day_state"].as_array().unwrap().len(), 2, "{a:#}");
     assert!(!out.join("state/days/geo_daily/date=2026-10-05").exists());
 }
+
+/// A W3C log that grew is read from where the last run stopped, under the `#Fields:` header
+/// in effect there (read again from the part already counted), named or detected, mapped or
+/// read.
+#[test]
+fn a_grown_w3c_log_resumes_under_its_header() {
+    let header = "#Software: Microsoft Internet Information Services 10.0\n#Fields: date time c-ip cs-method cs-uri-stem sc-status cs(User-Agent)\n";
+    let line = |i: usize| {
+        format!(
+            "2026-10-05 10:{:02}:{:02} 192.0.2.{} GET /p/{} 200 Mozilla/5.0\n",
+            i / 60 % 60,
+            i % 60,
+            i % 200,
+            i % 7
+        )
+    };
+    // The header changes once: the resumed part must use the second one.
+    let header2 = "#Fields: date time cs-method c-ip sc-status cs-uri-stem\n";
+    let line2 = |i: usize| {
+        format!(
+            "2026-10-05 11:{:02}:{:02} GET 192.0.2.{} 404 /q\n",
+            i / 60 % 60,
+            i % 60,
+            i % 200
+        )
+    };
+    for (format, extra) in [("w3c", None), ("auto", None), ("w3c", Some("--no-mmap"))] {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("u_ex261005.log");
+        let mut text = String::from(header);
+        (0..300).for_each(|i| text.push_str(&line(i)));
+        text.push_str(header2);
+        (0..100).for_each(|i| text.push_str(&line2(i)));
+        std::fs::write(&log, &text).unwrap();
+        let out = dir.path().join("out");
+        let mut args = vec!["--format", format];
+        args.extend(extra);
+        let s = process_with(&out, &[&log], &args);
+        assert_eq!(s["parsed"], 400, "{s:#}");
+        let more: String = (100..250).map(line2).collect();
+        append(&log, more.as_bytes());
+        let s = process_with(&out, &[&log], &args);
+        assert_eq!(s["lines"], 150, "{format}: {s:#}");
+        assert_eq!(s["parsed"], 150, "{format} {extra:?}: {s:#}");
+        assert_eq!(s["inputs"][0]["format"], "w3c");
+        let reference = dir.path().join("ref");
+        process_with(&reference, &[&log], &["--format", "w3c"]);
+        assert_eq!(
+            table_sums(&out),
+            table_sums(&reference),
+            "{format} {extra:?}"
+        );
+    }
+}
