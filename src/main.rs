@@ -77,7 +77,7 @@ enum Command {
     /// that was interrupted).
     Purge {
         /// Output tree.
-        #[arg(long, default_value = "logveil-out")]
+        #[arg(long, short, default_value = "logveil-out")]
         out: PathBuf,
         /// Wait for a run working on the output tree instead of refusing.
         #[arg(long)]
@@ -100,7 +100,7 @@ enum Command {
         #[arg(value_name = "ADDR|CIDR", value_parser = parse_cidr)]
         client: ipnet::IpNet,
         /// Output tree.
-        #[arg(long, default_value = "logveil-out")]
+        #[arg(long, short, default_value = "logveil-out")]
         out: PathBuf,
         /// Print the result as JSON on stdout.
         #[arg(long)]
@@ -110,7 +110,7 @@ enum Command {
     /// addresses, their time span and expiry, visitor salts and their expiry, sizes.
     Audit {
         /// Output tree.
-        #[arg(long, default_value = "logveil-out")]
+        #[arg(long, short, default_value = "logveil-out")]
         out: PathBuf,
         /// Print the inventory as JSON on stdout.
         #[arg(long)]
@@ -128,7 +128,7 @@ enum Command {
 #[derive(Args)]
 struct DiagArgs {
     /// Output tree.
-    #[arg(long, default_value = "logveil-out")]
+    #[arg(long, short, default_value = "logveil-out")]
     out: PathBuf,
     /// Rows of this client: an address or a CIDR network.
     #[arg(long, value_name = "ADDR|CIDR", value_parser = parse_cidr)]
