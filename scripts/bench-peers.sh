@@ -332,6 +332,12 @@ speedup=$(awk -v a="$(echo "${walls[lv1]:-}" | median)" -v b="$(echo "${walls[lv
   echo "- The floors read the file and count newlines, nothing more: \`memchr-count\` is"
   echo "  \`scripts/memchr-count.c\` (built with \`cc -O2\`), memchr over a read-only mmap on one thread;"
   echo "  \`wc -l\` reads with read()."
+  echo
+  echo "## Scaling and memory"
+  echo
+  echo "Speed and peak RSS against input size (1M, 10M, 50M lines), 1 and 2 threads, mmap and"
+  echo "read(), and a log of 10M distinct paths and 5M distinct agents: [SCALING.md](SCALING.md),"
+  echo "made by \`scripts/bench-scale.sh\`."
   if [ ${#missing[@]} -gt 0 ]; then
     echo
     echo "**Missing:**"
