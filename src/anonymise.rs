@@ -35,6 +35,7 @@
 
 pub mod run;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::anon::{self, Masks};
@@ -244,6 +245,9 @@ pub struct Copier<'c> {
     /// value's rewriting depends on nothing else, and most lines repeat an agent and a
     /// referrer seen a few lines before.
     memo: Memo,
+    /// The client field of the record being rewritten (address and length) and its parse,
+    /// when the caller gave it.
+    client: Option<(usize, usize, Option<IpAddr>)>,
 }
 
 impl<'c> Copier<'c> {
@@ -255,6 +259,7 @@ impl<'c> Copier<'c> {
             buf: Vec::with_capacity(512),
             tmp: Vec::with_capacity(512),
             memo: Memo::new(12),
+            client: None,
         }
     }
 
@@ -303,7 +308,7 @@ impl<'c> Copier<'c> {
                 return false;
             }
         };
-        if self.parsed(line, &rec, ending, out) {
+        if self.parsed(line, &rec, None, ending, out) {
             counts.written += 1;
             true
         } else {
@@ -315,15 +320,22 @@ impl<'c> Copier<'c> {
     /// Appends the rewriting of a line already parsed as `rec` (`line` without its ending),
     /// then `ending`. Returns false, appending nothing, for a line whose fields cannot be
     /// told apart. This is how `process --anonymised-log` copies the lines it parses.
+    ///
+    /// `client` is `anon::parse_client(rec.client)` when the caller has it already, so that
+    /// the client field is not parsed twice.
     pub fn parsed(
         &mut self,
         line: &[u8],
         rec: &Record<'_>,
+        client: Option<Option<IpAddr>>,
         ending: &[u8],
         out: &mut Vec<u8>,
     ) -> bool {
         let mark = out.len();
-        match self.record(line, rec, out) {
+        self.client = client.map(|ip| (rec.client.as_ptr() as usize, rec.client.len(), ip));
+        let done = self.record(line, rec, out);
+        self.client = None;
+        match done {
             Ok(()) => {
                 out.extend_from_slice(ending);
                 true
@@ -403,11 +415,11 @@ impl<'c> Copier<'c> {
         let mut pos = 0;
         for k in 0..self.spans.len() {
             let s = self.spans[k];
-            self.ctx.scrubber.text(&line[pos..s.start], out);
+            self.ctx.scrubber.between_fields(&line[pos..s.start], out);
             self.replace(line, s, rec.escaping, out);
             pos = s.end;
         }
-        self.ctx.scrubber.text(&line[pos..], out);
+        self.ctx.scrubber.between_fields(&line[pos..], out);
         Ok(())
     }
 
@@ -442,7 +454,15 @@ impl<'c> Copier<'c> {
         let scrub = &self.ctx.scrubber;
         let masks = self.ctx.masks;
         match act {
-            Act::Client => put_client(raw, masks, out),
+            Act::Client => match self.client {
+                Some((ptr, len, ip)) if ptr == raw.as_ptr() as usize && len == raw.len() => {
+                    match ip {
+                        Some(ip) => crate::scrub::push_ip(out, anon::truncate(ip, masks)),
+                        None => out.push(b'-'),
+                    }
+                }
+                _ => put_client(raw, masks, out),
+            },
             Act::ClientPort0 => {
                 put_client(raw, masks, out);
                 out.extend_from_slice(b":0");

@@ -620,7 +620,11 @@ fn run_source(
                 None => headers.at(chunk.offset).cloned(),
             }
             .or_else(|| carried.clone());
-            let mut copy = Vec::new();
+            // The copy of a chunk is about as long as the chunk: one allocation, not a dozen.
+            let mut copy = match ctx.copy {
+                Some(_) => Vec::with_capacity(chunk.bytes().len() + chunk.bytes().len() / 8),
+                None => Vec::new(),
+            };
             let lines = process_chunk(
                 ctx,
                 &mut worker,
@@ -751,10 +755,10 @@ fn process_chunk(
                 }
             }
             Ok(rec) => {
-                if let Some(c) = &mut w.copier {
-                    c.parsed(line, &rec, ending_of(chunk, line), copy);
-                }
                 let remote = anon::parse_client(rec.client);
+                if let Some(c) = &mut w.copier {
+                    c.parsed(line, &rec, Some(remote), ending_of(chunk, line), copy);
+                }
                 let ip = anon::client_address(remote, rec.forwarded_for, ctx.trusted)
                     .map(anon::unwrap_embedded);
                 let place = match ip {
