@@ -232,7 +232,8 @@ fn place_of(rec: GeoRecord<'_>) -> Place {
     Place { continent, country }
 }
 
-const CACHE_SLOTS: usize = 1 << 14;
+const CACHE_BITS: u32 = 14;
+const CACHE_SLOTS: usize = 1 << CACHE_BITS;
 
 /// A per-thread lookup cache. An entry stands for a whole block (/24 for IPv4, /48 for IPv6)
 /// and is only stored when the database network returned for the address covers that block,
@@ -264,7 +265,7 @@ impl<'g> GeoCache<'g> {
         match ip {
             IpAddr::V4(v4) => {
                 let key = u32::from(v4) >> 8;
-                let slot = (key.wrapping_mul(0x9E37_79B9) >> 20) as usize & (CACHE_SLOTS - 1);
+                let slot = (key.wrapping_mul(0x9E37_79B9) >> (32 - CACHE_BITS)) as usize;
                 if self.v4[slot].0 == key {
                     self.hits += 1;
                     return Ok(self.v4[slot].1);
@@ -277,8 +278,7 @@ impl<'g> GeoCache<'g> {
             }
             IpAddr::V6(v6) => {
                 let key = (u128::from(v6) >> 80) as u64;
-                let slot =
-                    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52) as usize & (CACHE_SLOTS - 1);
+                let slot = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - CACHE_BITS)) as usize;
                 if self.v6[slot].0 == key {
                     self.hits += 1;
                     return Ok(self.v6[slot].1);
