@@ -427,12 +427,14 @@ impl<'c> Copier<'c> {
     fn replace(&mut self, line: &[u8], s: Span, esc: Escaping, out: &mut Vec<u8>) {
         let raw = &line[s.start..s.end];
         let quoted = s.start > 0 && line[s.start - 1] == b'"' && line.get(s.end) == Some(&b'"');
-        let ctx = Context {
+        // `spaces` is a function of `raw`, so a memoised value needs it only when it is made.
+        let mut ctx = Context {
             esc,
             quoted: quoted || esc == Escaping::Json,
-            spaces: raw.contains(&b' '),
+            spaces: false,
         };
         if !matches!(s.act, Act::Request | Act::Referrer | Act::Text) {
+            ctx.spaces = memchr::memchr(b' ', raw).is_some();
             return self.rewrite(raw, s.act, ctx, out);
         }
         let tag = 1 + (s.act as u32) * 16 + (ctx.esc as u32) * 2 + ctx.quoted as u32;
@@ -444,6 +446,7 @@ impl<'c> Copier<'c> {
             Err(slot) => slot,
         };
         let mark = out.len();
+        ctx.spaces = memchr::memchr(b' ', raw).is_some();
         self.rewrite(raw, s.act, ctx, out);
         self.memo.put(slot, raw, tag, &out[mark..]);
     }
