@@ -500,7 +500,9 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
             retention_secs: opts.retention_secs,
             now: opts.now,
         };
-        let r = crate::days::republish(&ctx, &mut txn, crate::publish::raw(&total))?;
+        // On the run's pool: the report files are encoded in parallel within `--threads`.
+        let r =
+            pool.install(|| crate::days::republish(&ctx, &mut txn, crate::publish::raw(&total)))?;
         (r.tables, r.files, r.days)
     } else {
         (

@@ -214,30 +214,38 @@ pub fn traffic_hourly(rows: &[TrafficRow]) -> Result<BTreeMap<String, RecordBatc
 }
 
 /// Every table's batches by date, in the order they are written.
+/// Every table's batches by date, the tables built in parallel (on the current rayon pool).
 pub fn batches(t: &Tables) -> Result<Vec<(&'static str, BTreeMap<String, RecordBatch>)>> {
+    let ((geo, hourly), (pages, (referrers, agents))) = rayon::join(
+        || {
+            rayon::join(
+                || row_batches(&t.geo_daily, geo_daily_schema(), true),
+                || traffic_hourly(&t.traffic_hourly),
+            )
+        },
+        || {
+            rayon::join(
+                || row_batches(&t.pages_daily, pages_daily_schema(), true),
+                || {
+                    rayon::join(
+                        || row_batches(&t.referrers_daily, referrers_daily_schema(), false),
+                        || row_batches(&t.agents_daily, agents_daily_schema(), false),
+                    )
+                },
+            )
+        },
+    );
     Ok(vec![
-        (
-            "geo_daily",
-            row_batches(&t.geo_daily, geo_daily_schema(), true)?,
-        ),
-        ("traffic_hourly", traffic_hourly(&t.traffic_hourly)?),
-        (
-            "pages_daily",
-            row_batches(&t.pages_daily, pages_daily_schema(), true)?,
-        ),
-        (
-            "referrers_daily",
-            row_batches(&t.referrers_daily, referrers_daily_schema(), false)?,
-        ),
-        (
-            "agents_daily",
-            row_batches(&t.agents_daily, agents_daily_schema(), false)?,
-        ),
+        ("geo_daily", geo?),
+        ("traffic_hourly", hourly?),
+        ("pages_daily", pages?),
+        ("referrers_daily", referrers?),
+        ("agents_daily", agents?),
     ])
 }
 
 /// The extra key-value metadata of the file of one `(table, date)` partition.
-pub type ExtraMetadata<'a> = &'a dyn Fn(&str, &str) -> Vec<(String, String)>;
+pub type ExtraMetadata<'a> = &'a (dyn Fn(&str, &str) -> Vec<(String, String)> + Sync);
 
 /// Where and how report-shaped files are written: the directory holding `<table>/`, the
 /// modes, and the extra metadata of each `(table, date)` partition's file.
@@ -251,37 +259,34 @@ pub struct Parts<'a> {
     pub name: Option<&'a str>,
 }
 
-/// Writes one table's batches as `<root>/<table>/date=<d>/<name>`, under
-/// temporary names: nothing is visible until the caller commits the returned files.
-fn write_table(
+/// Writes the batch of one `(table, date)` partition as `<root>/<table>/date=<d>/<name>`,
+/// under a temporary name: nothing is visible until the caller commits the returned file.
+fn write_partition(
     to: &Parts<'_>,
     table: &str,
     run_id: &str,
-    batches: &BTreeMap<String, RecordBatch>,
-) -> Result<Vec<AtomicFile>> {
-    let mut files = Vec::new();
-    for (date, batch) in batches {
-        let dir = to.root.join(table).join(format!("date={date}"));
-        store::ensure_dir(&dir, to.dir_mode)?;
-        let name = match to.name {
-            Some(n) => n.to_string(),
-            None => format!("part-{run_id}.parquet"),
-        };
-        let file = AtomicFile::create(&dir.join(name), to.file_mode)?;
-        let perr = |e: parquet::errors::ParquetError| Error::Parquet {
-            path: dir.clone(),
-            reason: e.to_string(),
-        };
-        let mut w = ArrowWriter::try_new(
-            file,
-            batch.schema(),
-            Some(writer_properties(table, run_id, (to.extra)(table, date))),
-        )
-        .map_err(perr)?;
-        w.write(batch).map_err(perr)?;
-        files.push(w.into_inner().map_err(perr)?);
-    }
-    Ok(files)
+    date: &str,
+    batch: &RecordBatch,
+) -> Result<AtomicFile> {
+    let dir = to.root.join(table).join(format!("date={date}"));
+    store::ensure_dir(&dir, to.dir_mode)?;
+    let name = match to.name {
+        Some(n) => n.to_string(),
+        None => format!("part-{run_id}.parquet"),
+    };
+    let file = AtomicFile::create(&dir.join(name), to.file_mode)?;
+    let perr = |e: parquet::errors::ParquetError| Error::Parquet {
+        path: dir.clone(),
+        reason: e.to_string(),
+    };
+    let mut w = ArrowWriter::try_new(
+        file,
+        batch.schema(),
+        Some(writer_properties(table, run_id, (to.extra)(table, date))),
+    )
+    .map_err(perr)?;
+    w.write(batch).map_err(perr)?;
+    w.into_inner().map_err(perr)
 }
 
 /// Writes every report of a run. All files are written and flushed before the first one is
@@ -314,11 +319,21 @@ pub fn write_all_with(
 
 /// Writes every table of `tables` as partition files under `to.root`: all are written and
 /// flushed before the first is renamed into place, and a failed rename withdraws the others.
+///
+/// Partitions are encoded in parallel on the current rayon pool (a run's own pool, so that
+/// `--threads` bounds this too); they are committed in order, one by one.
 pub fn write_parts(to: &Parts<'_>, run_id: &str, tables: &Tables) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for (name, b) in batches(tables)? {
-        files.extend(write_table(to, name, run_id, &b)?);
-    }
+    use rayon::prelude::*;
+    let made = batches(tables)?;
+    let jobs: Vec<(&str, &String, &RecordBatch)> = made
+        .iter()
+        .flat_map(|(name, b)| b.iter().map(move |(date, batch)| (*name, date, batch)))
+        .collect();
+    // An error drops every file written, and with it its temporary.
+    let files = jobs
+        .par_iter()
+        .map(|(table, date, batch)| write_partition(to, table, run_id, date, batch))
+        .collect::<Result<Vec<_>>>()?;
     // All or nothing: a commit that fails (a full disk) withdraws the ones before it.
     let mut done = Vec::with_capacity(files.len());
     for f in files {
