@@ -258,7 +258,8 @@ impl<'c> Copier<'c> {
             spans: Vec::with_capacity(16),
             buf: Vec::with_capacity(512),
             tmp: Vec::with_capacity(512),
-            memo: Memo::new(12),
+            // Requests repeat less than agents and referrers: 16k slots keep most of them.
+            memo: Memo::new(14),
             client: None,
         }
     }

@@ -127,6 +127,9 @@ pub struct Scrubber {
     /// The last bytes (both cases) of every secret name and suffix: a name ending in another
     /// byte is not secret, which most names (`2026` of a timestamp) show at once.
     secret_ends: [bool; 256],
+    /// Whether a CLF timestamp is left as it is (no secret name ends in a digit), see
+    /// [`Scrubber::between_fields`].
+    stamps_as_is: bool,
 }
 
 impl Scrubber {
@@ -139,7 +142,12 @@ impl Scrubber {
                 secret_ends[b.to_ascii_uppercase() as usize] = true;
             }
         }
-        Scrubber { cfg, secret_ends }
+        let stamps_as_is = !secret_ends[b'0' as usize..=b'9' as usize].contains(&true);
+        Scrubber {
+            cfg,
+            secret_ends,
+            stamps_as_is,
+        }
     }
 
     pub fn config(&self) -> &ScrubConfig {
@@ -248,15 +256,22 @@ impl Scrubber {
     /// Anything else goes through [`Scrubber::text`].
     /// `tests::between_fields_is_text` checks both paths against `text`.
     pub fn between_fields(&self, raw: &[u8], out: &mut Vec<u8>) {
-        let verbatim = match find(b'[', raw) {
-            Some(p)
-                if raw.len() >= p + CLF_STAMP_LEN
-                    && is_clf_stamp(&raw[p..p + CLF_STAMP_LEN])
-                    && !self.secret_ends[b'0' as usize..=b'9' as usize].contains(&true) =>
-            {
-                is_plain(&raw[..p]) && is_plain(&raw[p + CLF_STAMP_LEN..])
+        // One pass: plain bytes are skipped, a `[` that opens a timestamp skips it.
+        let mut i = 0;
+        let verbatim = loop {
+            let Some(&b) = raw.get(i) else { break true };
+            match GAP_CLASS[b as usize] {
+                GAP_PLAIN => i += 1,
+                GAP_OPEN
+                    if self.stamps_as_is
+                        && raw.len() >= i + CLF_STAMP_LEN
+                        && is_clf_stamp(&raw[i..i + CLF_STAMP_LEN]) =>
+                {
+                    i += CLF_STAMP_LEN
+                }
+                GAP_OPEN => i += 1,
+                _ => break false,
             }
-            _ => is_plain(raw),
         };
         if verbatim {
             out.extend_from_slice(raw);
@@ -722,20 +737,21 @@ impl Memo {
     }
 }
 
-/// Whether `raw` holds none of the bytes [`Scrubber::text`] acts on (`%`, `@`, `.`, `:`, `=`).
-#[inline]
-fn is_plain(raw: &[u8]) -> bool {
-    const ACTS: [bool; 256] = {
-        let mut t = [false; 256];
-        t[b'%' as usize] = true;
-        t[b'@' as usize] = true;
-        t[b'.' as usize] = true;
-        t[b':' as usize] = true;
-        t[b'=' as usize] = true;
-        t
-    };
-    raw.iter().fold(true, |plain, &b| plain & !ACTS[b as usize])
-}
+/// Classes of bytes for [`Scrubber::between_fields`]: bytes [`Scrubber::text`] acts on (`%`,
+/// `@`, `.`, `:`, `=`), the `[` that may open a timestamp, and every other byte.
+const GAP_PLAIN: u8 = 0;
+const GAP_ACTS: u8 = 1;
+const GAP_OPEN: u8 = 2;
+const GAP_CLASS: [u8; 256] = {
+    let mut t = [GAP_PLAIN; 256];
+    t[b'%' as usize] = GAP_ACTS;
+    t[b'@' as usize] = GAP_ACTS;
+    t[b'.' as usize] = GAP_ACTS;
+    t[b':' as usize] = GAP_ACTS;
+    t[b'=' as usize] = GAP_ACTS;
+    t[b'[' as usize] = GAP_OPEN;
+    t
+};
 
 /// Bytes of `[dd/Mon/yyyy:hh:mm:ss +zzzz]`.
 const CLF_STAMP_LEN: usize = 28;
@@ -744,14 +760,27 @@ const CLF_STAMP_LEN: usize = 28;
 /// sign, each where the format puts it.
 #[inline]
 fn is_clf_stamp(b: &[u8]) -> bool {
-    const SHAPE: &[u8; CLF_STAMP_LEN] = b"[00/Aaa/0000:00:00:00 +0000]";
-    b.len() == CLF_STAMP_LEN
-        && b.iter().zip(SHAPE).all(|(&c, &s)| match s {
-            b'0' => c.is_ascii_digit(),
-            b'A' | b'a' => c.is_ascii_alphabetic(),
-            b'+' => c == b'+' || c == b'-',
-            _ => c == s,
-        })
+    const DIGITS: [usize; 16] = [1, 2, 8, 9, 10, 11, 13, 14, 16, 17, 19, 20, 23, 24, 25, 26];
+    let Ok(b) = <&[u8; CLF_STAMP_LEN]>::try_from(b) else {
+        return false;
+    };
+    let digits = DIGITS
+        .iter()
+        .fold(true, |ok, &k| ok & (b[k].wrapping_sub(b'0') < 10));
+    let letters = b[4..7]
+        .iter()
+        .fold(true, |ok, &c| ok & c.is_ascii_alphabetic());
+    digits
+        && letters
+        && b[0] == b'['
+        && b[3] == b'/'
+        && b[7] == b'/'
+        && b[12] == b':'
+        && b[15] == b':'
+        && b[18] == b':'
+        && b[21] == b' '
+        && (b[22] == b'+' || b[22] == b'-')
+        && b[27] == b']'
 }
 
 // ---- Searching ------------------------------------------------------------------------------
@@ -1419,18 +1448,26 @@ fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
 // ---- Writing addresses ------------------------------------------------------------------------
 
 fn push_v4(out: &mut Vec<u8>, ip: Ipv4Addr, sep: u8) {
+    // Into a buffer on the stack, then one copy.
+    let mut buf = [0u8; 15];
+    let mut n = 0;
     for (i, o) in ip.octets().into_iter().enumerate() {
         if i > 0 {
-            out.push(sep);
+            buf[n] = sep;
+            n += 1;
         }
         if o >= 100 {
-            out.push(b'0' + o / 100);
+            buf[n] = b'0' + o / 100;
+            n += 1;
         }
         if o >= 10 {
-            out.push(b'0' + o / 10 % 10);
+            buf[n] = b'0' + o / 10 % 10;
+            n += 1;
         }
-        out.push(b'0' + o % 10);
+        buf[n] = b'0' + o % 10;
+        n += 1;
     }
+    out.extend_from_slice(&buf[..n]);
 }
 
 /// An address as `Display` writes it (`tests::push_ip_is_display` checks it).
