@@ -19,6 +19,12 @@ fn fail<T>(i: In<'_>) -> IResult<In<'_>, T> {
 /// A non-empty run of bytes up to the next space (not consumed).
 #[inline]
 fn word(i: In<'_>) -> IResult<In<'_>, In<'_>> {
+    // Most identd and user fields are `-`: no search for those.
+    if let [b, b' ', ..] = i
+        && *b != b' '
+    {
+        return Ok((&i[1..], &i[..1]));
+    }
     let end = memchr(b' ', i).unwrap_or(i.len());
     if end == 0 {
         return fail(i);
