@@ -277,7 +277,9 @@ impl AgentClass {
 pub struct Classifier {
     ua: user_agent::Extractor<'static>,
     os: os::Extractor<'static>,
-    dev: device::Extractor<'static>,
+    /// uap's device rules in consecutive parts, compiled in parallel; the first part with a
+    /// match answers, which is the first matching rule of the whole list.
+    dev: Vec<device::Extractor<'static>>,
 }
 
 static GLOBAL: OnceLock<Classifier> = OnceLock::new();
@@ -313,8 +315,9 @@ fn build_devices(parsers: Vec<device::Parser<'static>>) -> device::Extractor<'st
 }
 
 impl Classifier {
-    /// Compiles the embedded rules. The device rules, the costliest part, are compiled on a
-    /// second thread while this one compiles the rest.
+    /// Compiles the embedded rules. The device rules, the costliest part (about twice the
+    /// rest), are compiled in two halves on two more threads while this one compiles the rest,
+    /// so that every core of a 2-core machine works on them.
     ///
     /// # Panics
     ///
@@ -323,12 +326,16 @@ impl Classifier {
         let Regexes {
             user_agent_parsers,
             os_parsers,
-            device_parsers,
+            mut device_parsers,
         } = rules();
+        let second = device_parsers.split_off(device_parsers.len() / 2);
         std::thread::scope(|scope| {
-            let devices = std::thread::Builder::new()
-                .name("ua-rules".into())
-                .spawn_scoped(scope, move || build_devices(device_parsers));
+            let spawn = |part: Vec<device::Parser<'static>>| {
+                std::thread::Builder::new()
+                    .name("ua-rules".into())
+                    .spawn_scoped(scope, move || build_devices(part))
+            };
+            let halves = [spawn(device_parsers), spawn(second)];
             let ua = user_agent_parsers
                 .into_iter()
                 .try_fold(user_agent::Builder::new(), |b, p| b.push(p))
@@ -341,13 +348,18 @@ impl Classifier {
                 .expect("the embedded uap OS rules compile")
                 .build()
                 .expect("the embedded uap OS rules build");
-            let dev = match devices {
-                Ok(handle) => match handle.join() {
-                    Ok(dev) => dev,
-                    Err(panic) => std::panic::resume_unwind(panic),
-                },
-                // No thread to be had: compile them here, from a fresh copy of the rules.
-                Err(_) => build_devices(rules().device_parsers),
+            let dev = if halves.iter().all(Result::is_ok) {
+                halves
+                    .into_iter()
+                    .flatten()
+                    .map(|handle| match handle.join() {
+                        Ok(dev) => dev,
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    })
+                    .collect()
+            } else {
+                // No thread to be had: compile them here, whole, from a fresh copy of the rules.
+                vec![build_devices(rules().device_parsers)]
             };
             Classifier { ua, os, dev }
         })
@@ -380,7 +392,7 @@ impl Classifier {
             .map(|o| clean(&o.os, MAX_FAMILY_BYTES))
             .filter(|f| !f.is_empty())
             .unwrap_or_else(|| OTHER.to_string());
-        let dev = self.dev.extract(text);
+        let dev = self.dev.iter().find_map(|d| d.extract(text));
         let hints = Hints {
             text,
             lower: text.to_ascii_lowercase(),
