@@ -340,6 +340,41 @@ mod tests {
         check(&db, "10.1.2.3", ("unknown", "unknown"));
     }
 
+    /// Regression: the slot hash kept 12 bits, so only 4,096 of the 16,384 slots of each table
+    /// were used. 12,000 distinct blocks, looked up twice, must mostly hit the second time
+    /// (with 4,096 slots at most a third could), and every hit must agree with the database.
+    #[test]
+    fn the_cache_uses_all_of_its_slots() {
+        let db = GeoDb::embedded().unwrap();
+        for v6 in [false, true] {
+            let mut cache = GeoCache::new(&db);
+            let blocks: Vec<IpAddr> = (0..12_000u32)
+                .map(|k| {
+                    if v6 {
+                        // 2a00::/12 is allocated in /32s and wider: each /48 is a block.
+                        let a = 0x2a00_0000_0000_0000_u64 | (k as u64) << 16;
+                        IpAddr::from(std::net::Ipv6Addr::from((a as u128) << 64 | 1))
+                    } else {
+                        // Spread over 64.0.0.0/2, public and mostly allocated in /24s or wider.
+                        IpAddr::from(std::net::Ipv4Addr::from(0x4000_0000 + k * 4099 * 256 + 7))
+                    }
+                })
+                .collect();
+            for &ip in &blocks {
+                cache.lookup(ip).unwrap();
+            }
+            let (hits, misses) = (cache.hits, cache.misses);
+            for &ip in &blocks {
+                assert_eq!(cache.lookup(ip).unwrap(), db.lookup(ip).unwrap().0, "{ip}");
+            }
+            let second_hits = cache.hits - hits;
+            assert!(
+                second_hits > 8_000,
+                "v6={v6}: {second_hits} of 12,000 second lookups hit ({hits} hits, {misses} misses before)"
+            );
+        }
+    }
+
     #[test]
     fn embedded_database_opens_despite_its_empty_description() {
         let reader = Reader::from_source(EMBEDDED_DB).unwrap();
