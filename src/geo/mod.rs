@@ -356,7 +356,7 @@ mod tests {
                         IpAddr::from(std::net::Ipv6Addr::from((a as u128) << 64 | 1))
                     } else {
                         // Spread over 64.0.0.0/2, public and mostly allocated in /24s or wider.
-                        IpAddr::from(std::net::Ipv4Addr::from(0x4000_0000 + (k * 331 << 8) + 7))
+                        IpAddr::from(std::net::Ipv4Addr::from(0x4000_0000 + ((k * 331) << 8) + 7))
                     }
                 })
                 .collect();
