@@ -458,12 +458,11 @@ impl<'c> Copier<'c> {
         let scrub = &self.ctx.scrubber;
         let masks = self.ctx.masks;
         match act {
+            // JSON can widen the client span past `rec.client` (a quoted `addr:port`): the
+            // caller's parse stands only for the very bytes it parsed.
             Act::Client => match self.client {
                 Some((ptr, len, ip)) if ptr == raw.as_ptr() as usize && len == raw.len() => {
-                    match ip {
-                        Some(ip) => crate::scrub::push_ip(out, anon::truncate(ip, masks)),
-                        None => out.push(b'-'),
-                    }
+                    put_address(ip, masks, out)
                 }
                 _ => put_client(raw, masks, out),
             },
@@ -576,7 +575,12 @@ fn order(spans: &mut Vec<Span>) -> Result<(), Unsplittable> {
 
 /// A client field: its truncation (port, brackets and zone dropped), or `-`.
 fn put_client(raw: &[u8], masks: Masks, out: &mut Vec<u8>) {
-    match anon::parse_client(raw) {
+    put_address(anon::parse_client(raw), masks, out);
+}
+
+/// A parsed client field: its truncation, or `-` when it was not an address.
+fn put_address(ip: Option<IpAddr>, masks: Masks, out: &mut Vec<u8>) {
+    match ip {
         Some(ip) => crate::scrub::push_ip(out, anon::truncate(ip, masks)),
         None => out.push(b'-'),
     }
