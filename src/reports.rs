@@ -213,8 +213,8 @@ pub fn traffic_hourly(rows: &[TrafficRow]) -> Result<BTreeMap<String, RecordBatc
     Ok(out)
 }
 
-/// Every table's batches by date, in the order they are written.
-/// Every table's batches by date, the tables built in parallel (on the current rayon pool).
+/// Every table's batches by date, in the order they are written; the tables are built in
+/// parallel on the current rayon pool.
 pub fn batches(t: &Tables) -> Result<Vec<(&'static str, BTreeMap<String, RecordBatch>)>> {
     let ((geo, hourly), (pages, (referrers, agents))) = rayon::join(
         || {
