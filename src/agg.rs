@@ -297,9 +297,46 @@ pub struct Bounded<K> {
     pub cells: FxHashMap<K, Cell>,
     pub names: Interner,
     capacity: usize,
+    /// Which numbering of names is in force: a [`Known`] id stands only under the same one.
+    generation: Generation,
     /// Rows folded into an other-row by the bound, and their requests.
     pub purged_rows: u64,
     pub purged_requests: u64,
+}
+
+/// A name's id in a [`Bounded`] table, with the numbering it belongs to. Ids change when the
+/// table purges, and every table (and copy of one) numbers apart, so an id is taken only
+/// under the numbering it was given in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Known {
+    generation: u64,
+    id: u32,
+}
+
+impl Known {
+    /// Resolved under no numbering: never taken.
+    pub const NONE: Known = Known {
+        generation: 0,
+        id: 0,
+    };
+}
+
+/// A numbering of names, unique in the process (never 0).
+#[derive(Debug)]
+struct Generation(u64);
+
+impl Generation {
+    fn new() -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Generation(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+impl Clone for Generation {
+    /// A copy numbers apart from then on: ids resolved in one are not taken by the other.
+    fn clone(&self) -> Self {
+        Generation::new()
+    }
 }
 
 /// How a [`Bounded`] key names its interned part.
@@ -332,6 +369,7 @@ impl<K: NamedKey> Bounded<K> {
             cells: FxHashMap::default(),
             names: Interner::default(),
             capacity: capacity.max(16),
+            generation: Generation::new(),
             purged_rows: 0,
             purged_requests: 0,
         }
@@ -340,11 +378,42 @@ impl<K: NamedKey> Bounded<K> {
     /// The cell of `key` (whose name part is ignored) named `name`.
     #[inline]
     pub fn cell(&mut self, key: K, name: &[u8]) -> &mut Cell {
+        self.cell_known(key, name, Known::NONE)
+    }
+
+    /// [`Bounded::cell`], taking the name's id from `known` when it was resolved under the
+    /// numbering still in force (see [`Bounded::resolve`]), and interning `name` otherwise.
+    #[inline]
+    pub fn cell_known(&mut self, key: K, name: &[u8], known: Known) -> &mut Cell {
+        self.make_room();
+        let id = if known.generation == self.generation.0 {
+            known.id
+        } else {
+            self.names.id(name)
+        };
+        self.cells.entry(key.with_name_id(id)).or_default()
+    }
+
+    /// Purges now if the next new cell would find the table full, so that ids resolved
+    /// before that cell is added still stand.
+    #[inline]
+    pub fn make_room(&mut self) {
         if self.cells.len() >= self.capacity {
             self.purge();
         }
-        let id = self.names.id(name);
-        self.cells.entry(key.with_name_id(id)).or_default()
+    }
+
+    /// The id of `name`, from `known` when that was resolved under the numbering in force;
+    /// otherwise interned, and `known` updated.
+    #[inline]
+    pub fn resolve(&mut self, name: &[u8], known: &mut Known) -> Known {
+        if known.generation != self.generation.0 {
+            *known = Known {
+                generation: self.generation.0,
+                id: self.names.id(name),
+            };
+        }
+        *known
     }
 
     /// Folds the less-requested half of the rows into other-rows.
@@ -367,6 +436,7 @@ impl<K: NamedKey> Bounded<K> {
             }
         }
         let map = self.names.retain(&keep);
+        self.generation = Generation::new();
         for (k, c) in kept {
             self.cells.insert(k.with_name_id(map[&k.name_id()]), c);
         }
@@ -533,8 +603,12 @@ pub struct Hit<'a> {
     pub bytes: u64,
     pub vhost: u32,
     pub page: &'a [u8],
+    /// The id of `page` in the accumulator's pages, if resolved (see [`Bounded::resolve`]).
+    pub page_known: Known,
     /// `scheme://host`, or `(none)`.
     pub referrer: &'a [u8],
+    /// The id of `referrer` in the accumulator's referrers, if resolved.
+    pub referrer_known: Known,
     /// Id of the agent class in the accumulator's `agent_classes`.
     pub agent: u32,
     pub visitor: Coupon,
@@ -584,7 +658,9 @@ impl Accumulator {
                 .add(h.bytes);
         }
         if set.pages_daily {
-            let cell = self.pages.cell((day, h.vhost, OTHER_ID, class), h.page);
+            let cell = self
+                .pages
+                .cell_known((day, h.vhost, OTHER_ID, class), h.page, h.page_known);
             if h.fresh_page {
                 cell.add(h.bytes, h.visitor);
             } else {
@@ -592,7 +668,9 @@ impl Accumulator {
             }
         }
         if set.referrers_daily {
-            let cell = self.referrers.cell((day, OTHER_ID), h.referrer);
+            let cell = self
+                .referrers
+                .cell_known((day, OTHER_ID), h.referrer, h.referrer_known);
             if h.fresh_referrer {
                 cell.add(h.bytes, h.visitor);
             } else {
@@ -756,7 +834,9 @@ mod tests {
                     bytes: b,
                     vhost,
                     page: page.as_bytes(),
+                    page_known: Known::NONE,
                     referrer: referrer.as_bytes(),
+                    referrer_known: Known::NONE,
                     agent: (c % 2) as u32,
                     visitor: Coupon::from_value(c),
                     fresh: true,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::agg::{Accumulator, Hit, ReportSet, status_class};
+use crate::agg::{Accumulator, Hit, Known, ReportSet, status_class};
 use crate::anon::{self, Masks};
 use crate::anonymise::run::OutCompression;
 use crate::anonymise::{Copier, CopyCtx, CopyFiles};
@@ -147,8 +147,11 @@ struct Worker<'a> {
     /// The same for (visitor, page) and (visitor, referrer) pairs.
     seen_pages: Vec<u64>,
     seen_referrers: Vec<u64>,
-    /// Scrubbed pages, referrer hosts and vhosts by raw field (see [`Memo`]).
-    memo: Memo,
+    /// Scrubbed pages, referrer hosts and vhosts by raw field (see [`Memo`]), with what the
+    /// scrubbed value resolved to in this worker's accumulator.
+    memo: Memo<Resolved>,
+    /// What [`NO_REFERRER`] resolved to.
+    no_referrer: Resolved,
     /// Rewrites the lines this worker parses into the anonymised copy, when one is made.
     copier: Option<Copier<'a>>,
 }
@@ -158,21 +161,49 @@ const TAG_PAGE: u32 = 1 << 4;
 const TAG_REFERRER: u32 = 2 << 4;
 const TAG_VHOST: u32 = 3 << 4;
 
-/// `scrub` of `raw` into `out`, through `memo`.
+/// What a scrubbed page or referrer host resolved to: its id in a bounded table of the
+/// worker's accumulator, and its hash (for [`first_sight`]), so that a repeated field is
+/// neither interned nor hashed again.
+#[derive(Clone, Copy, Default)]
+struct Resolved {
+    known: Known,
+    /// [`hash`] of the scrubbed value; valid when `hashed`.
+    hash: u64,
+    hashed: bool,
+}
+
+impl Resolved {
+    /// The hash of `value`, computed once.
+    #[inline]
+    fn hash_of(&mut self, value: &[u8]) -> u64 {
+        if !self.hashed {
+            self.hash = hash(value);
+            self.hashed = true;
+        }
+        self.hash
+    }
+}
+
+/// `scrub` of `raw` into `out` (which it clears), through `memo`. Returns the memo's
+/// [`Resolved`] for the value, or `None` when `raw` is too long to be memoised.
 #[inline]
-fn memoised(
-    memo: &mut Memo,
+fn memoised<'m>(
+    memo: &'m mut Memo<Resolved>,
     raw: &[u8],
     tag: u32,
     out: &mut Vec<u8>,
     scrub: impl FnOnce(&[u8], &mut Vec<u8>),
-) {
-    match memo.get(raw, tag) {
-        Ok(v) => out.extend_from_slice(v),
+) -> Option<&'m mut Resolved> {
+    out.clear();
+    match memo.find(raw, tag) {
+        Ok(k) => {
+            let (v, aux) = memo.slot_mut(k);
+            out.extend_from_slice(v);
+            Some(aux)
+        }
         Err(slot) => {
-            let mark = out.len();
             scrub(raw, out);
-            memo.put(slot, raw, tag, &out[mark..]);
+            memo.put(slot, raw, tag, out)
         }
     }
 }
@@ -186,11 +217,17 @@ fn first_sight(table: &mut [u64], key: u64) -> bool {
     fresh
 }
 
-/// A 64-bit hash of `bytes` mixed with `seed`.
+/// A 64-bit hash of `bytes`.
 #[inline]
-fn mix(seed: u64, bytes: &[u8]) -> u64 {
+fn hash(bytes: &[u8]) -> u64 {
     use std::hash::BuildHasher;
-    (rustc_hash::FxBuildHasher.hash_one(bytes) ^ seed).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    rustc_hash::FxBuildHasher.hash_one(bytes)
+}
+
+/// `hash` (of some bytes, from [`hash`]) mixed with `seed`.
+#[inline]
+fn mix(seed: u64, hash: u64) -> u64 {
+    (hash ^ seed).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 /// Slots of [`Worker::seen`].
@@ -208,7 +245,8 @@ impl<'a> Worker<'a> {
             seen: vec![0; SEEN_SLOTS],
             seen_pages: vec![0; SEEN_SLOTS],
             seen_referrers: vec![0; SEEN_SLOTS],
-            memo: Memo::new(12),
+            memo: Memo::new(14),
+            no_referrer: Resolved::default(),
             copier: ctx.copy.map(Copier::new),
         }
     }
@@ -796,9 +834,17 @@ fn process_chunk(
                     // Only traffic_hourly is on, and it counts no visitors.
                     (0, datasketches::hll::Coupon::from_value(0u8), false, 0)
                 };
+                // Ids resolved below must still stand when the line is recorded.
+                if set.pages_daily {
+                    acc.pages.make_room();
+                }
+                if set.referrers_daily {
+                    acc.referrers.make_room();
+                }
+                let mut page = Resolved::default();
                 w.page.clear();
                 if set.pages_daily {
-                    match rec.query {
+                    let memo = match rec.query {
                         // W3C and CloudFront log the query apart: put it back for the scrubber,
                         // which keeps only the parameters asked for.
                         Some(q) if !q.is_empty() && q != b"-" => {
@@ -806,6 +852,7 @@ fn process_chunk(
                             full.push(b'?');
                             full.extend_from_slice(&decode(q, rec.escaping));
                             ctx.scrubber.target(&full, &mut w.page);
+                            None
                         }
                         _ => memoised(
                             &mut w.memo,
@@ -814,30 +861,49 @@ fn process_chunk(
                             &mut w.page,
                             |raw, out| ctx.scrubber.target(&decode(raw, rec.escaping), out),
                         ),
+                    };
+                    let r = memo.unwrap_or(&mut page);
+                    acc.pages.resolve(&w.page, &mut r.known);
+                    r.hash_of(&w.page);
+                    page = *r;
+                }
+                // A referrer without a host scrubs to nothing.
+                let mut referrer = None;
+                w.referrer.clear();
+                if set.referrers_daily
+                    && let Some(r) = rec.referer
+                {
+                    let memo = memoised(
+                        &mut w.memo,
+                        r,
+                        TAG_REFERRER | rec.escaping as u32,
+                        &mut w.referrer,
+                        |raw, out| {
+                            if !ctx.scrubber.referrer_host(&decode(raw, rec.escaping), out) {
+                                out.clear();
+                            }
+                        },
+                    );
+                    if !w.referrer.is_empty() {
+                        let mut own = Resolved::default();
+                        let r = memo.unwrap_or(&mut own);
+                        acc.referrers.resolve(&w.referrer, &mut r.known);
+                        r.hash_of(&w.referrer);
+                        referrer = Some(*r);
                     }
                 }
-                w.referrer.clear();
-                // A referrer without a host scrubs to nothing.
-                let has_referrer = set.referrers_daily
-                    && rec.referer.is_some_and(|r| {
-                        memoised(
-                            &mut w.memo,
-                            r,
-                            TAG_REFERRER | rec.escaping as u32,
-                            &mut w.referrer,
-                            |raw, out| {
-                                let mark = out.len();
-                                if !ctx.scrubber.referrer_host(&decode(raw, rec.escaping), out) {
-                                    out.truncate(mark);
-                                }
-                            },
-                        );
-                        !w.referrer.is_empty()
-                    });
-                if !has_referrer {
-                    w.referrer.clear();
-                    w.referrer.extend_from_slice(NO_REFERRER);
-                }
+                let referrer = match referrer {
+                    Some(r) => r,
+                    None => {
+                        w.referrer.clear();
+                        w.referrer.extend_from_slice(NO_REFERRER);
+                        if set.referrers_daily {
+                            acc.referrers.resolve(NO_REFERRER, &mut w.no_referrer.known);
+                        }
+                        w.no_referrer.hash_of(NO_REFERRER);
+                        w.no_referrer
+                    }
+                };
                 let vhost = match rec.vhost {
                     Some(v)
                         if !v.is_empty()
@@ -865,7 +931,9 @@ fn process_chunk(
                         bytes: rec.bytes,
                         vhost,
                         page: &w.page,
+                        page_known: page.known,
                         referrer: &w.referrer,
+                        referrer_known: referrer.known,
                         agent,
                         visitor,
                         fresh,
@@ -875,11 +943,11 @@ fn process_chunk(
                                 mix(
                                     visitor_id
                                         ^ ((vhost as u64) << 8 | status_class(rec.status) as u64),
-                                    &w.page,
+                                    page.hash,
                                 ),
                             ),
                         fresh_referrer: set.referrers_daily
-                            && first_sight(&mut w.seen_referrers, mix(visitor_id, &w.referrer)),
+                            && first_sight(&mut w.seen_referrers, mix(visitor_id, referrer.hash)),
                     },
                     set,
                 );

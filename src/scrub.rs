@@ -678,20 +678,27 @@ impl Scrubber {
 /// done to them, in which context). Scrubbing is a pure function of those, so a hit is
 /// exactly what scrubbing would give; log fields repeat (agents, referrers, pages), and a hit
 /// costs a hash and a compare instead of a scrub. A collision costs one scrub.
-pub struct Memo {
-    slots: Vec<MemoSlot>,
+///
+/// Each slot also carries a caller's `A` (for example what the value resolved to elsewhere),
+/// reset to its default whenever the slot is filled anew.
+pub struct Memo<A = ()> {
+    slots: Vec<MemoSlot<A>>,
     bits: u32,
 }
 
 #[derive(Default)]
-struct MemoSlot {
+struct MemoSlot<A> {
+    /// The low bits of the key's hash: most mismatches are told without reading the key.
+    check: u32,
     /// 0 for an empty slot.
     tag: u32,
-    key: Vec<u8>,
-    val: Vec<u8>,
+    /// The key, then the value, in one buffer: a hit reads one allocation.
+    kv: Vec<u8>,
+    key_len: usize,
+    aux: A,
 }
 
-impl Memo {
+impl<A: Default> Memo<A> {
     /// Longer values are scrubbed every time: they rarely repeat.
     pub const MAX_KEY: usize = 512;
 
@@ -703,37 +710,63 @@ impl Memo {
         }
     }
 
-    /// The value stored for `raw` under `tag` (never 0), or the slot to [`Memo::put`] it in.
-    /// A value longer than [`Memo::MAX_KEY`] is never stored, nor hashed.
+    /// The slot of `raw` under `tag` and the check bits, or `None` for a key too long to keep.
     #[inline]
-    pub fn get(&self, raw: &[u8], tag: u32) -> Result<&[u8], usize> {
+    fn locate(&self, raw: &[u8], tag: u32) -> Option<(usize, u32)> {
         use std::hash::Hasher;
         if raw.len() > Self::MAX_KEY {
-            return Err(0);
+            return None;
         }
         let mut h = rustc_hash::FxHasher::default();
         h.write(raw);
         h.write_u32(tag);
-        let k = (h.finish() >> (64 - self.bits)) as usize;
+        let h = h.finish();
+        Some(((h >> (64 - self.bits)) as usize, h as u32))
+    }
+
+    /// The value stored for `raw` under `tag` (never 0), or the slot to [`Memo::put`] it in.
+    /// A value longer than [`Memo::MAX_KEY`] is never stored, nor hashed.
+    #[inline]
+    pub fn get(&self, raw: &[u8], tag: u32) -> Result<&[u8], usize> {
+        let k = self.find(raw, tag)?;
         let slot = &self.slots[k];
-        if slot.tag == tag && slot.key == raw {
-            Ok(&slot.val)
+        Ok(&slot.kv[slot.key_len..])
+    }
+
+    /// The slot holding `raw` under `tag`, or the slot to [`Memo::put`] it in.
+    #[inline]
+    pub fn find(&self, raw: &[u8], tag: u32) -> Result<usize, usize> {
+        let Some((k, check)) = self.locate(raw, tag) else {
+            return Err(0);
+        };
+        let slot = &self.slots[k];
+        if slot.check == check && slot.tag == tag && slot.kv.get(..slot.key_len) == Some(raw) {
+            Ok(k)
         } else {
             Err(k)
         }
     }
 
-    /// Stores `val` for `raw` under `tag` in `slot` (from [`Memo::get`]).
-    pub fn put(&mut self, slot: usize, raw: &[u8], tag: u32, val: &[u8]) {
-        if raw.len() > Self::MAX_KEY {
-            return;
-        }
+    /// The value and the `A` of slot `k`, found by [`Memo::find`].
+    #[inline]
+    pub fn slot_mut(&mut self, k: usize) -> (&[u8], &mut A) {
+        let slot = &mut self.slots[k];
+        (&slot.kv[slot.key_len..], &mut slot.aux)
+    }
+
+    /// Stores `val` for `raw` under `tag` in `slot` (from [`Memo::get`]), with a default `A`,
+    /// which it returns; `None` for a key too long to keep.
+    pub fn put(&mut self, slot: usize, raw: &[u8], tag: u32, val: &[u8]) -> Option<&mut A> {
+        let (_, check) = self.locate(raw, tag)?;
         let s = &mut self.slots[slot];
+        s.check = check;
         s.tag = tag;
-        s.key.clear();
-        s.key.extend_from_slice(raw);
-        s.val.clear();
-        s.val.extend_from_slice(val);
+        s.kv.clear();
+        s.kv.extend_from_slice(raw);
+        s.kv.extend_from_slice(val);
+        s.key_len = raw.len();
+        s.aux = A::default();
+        Some(&mut s.aux)
     }
 }
 
