@@ -933,6 +933,44 @@ mod tests {
         }
     }
 
+    /// An id resolved before a purge (which renumbers names) or in another table is not
+    /// taken: the cell is found by name instead.
+    #[test]
+    fn a_known_id_stands_only_under_its_numbering() {
+        let mut t: Bounded<RefKey> = Bounded::new(16);
+        let mut a = Known::NONE;
+        t.resolve(b"a", &mut a);
+        // Fill the table so that the next new cell purges; "a" is the least requested.
+        t.cell_known((0, OTHER_ID), b"a", a).totals.add(1);
+        for i in 0..15 {
+            let name = format!("n{i}");
+            for _ in 0..3 {
+                t.cell((0, OTHER_ID), name.as_bytes()).totals.add(1);
+            }
+        }
+        t.make_room();
+        assert!(t.purged_rows > 0, "the purge ran");
+        // "b" now takes a number that "a" held before the purge.
+        let mut b = Known::NONE;
+        let b = t.resolve(b"b", &mut b);
+        t.cell_known((0, OTHER_ID), b"b", b).totals.add(1);
+        t.cell_known((0, OTHER_ID), b"c", a).totals.add(1);
+        let names: Vec<(Vec<u8>, u64)> = t
+            .named()
+            .filter(|(_, n, _)| n.len() == 1)
+            .map(|(_, n, c)| (n.to_vec(), c.totals.requests))
+            .collect();
+        let mut names = names;
+        names.sort();
+        assert_eq!(names, vec![(b"b".to_vec(), 1), (b"c".to_vec(), 1)]);
+        // A copy numbers apart.
+        let mut c = Known::NONE;
+        let c = t.resolve(b"c", &mut c);
+        let mut copy = t.clone();
+        copy.cell_known((1, OTHER_ID), b"b", c).totals.add(1);
+        assert!(copy.named().any(|(k, n, _)| k.0 == 1 && n == b"b"));
+    }
+
     #[test]
     fn methods_and_classes() {
         assert_eq!(METHODS[method_index(b"GET") as usize], "GET");
