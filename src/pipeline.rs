@@ -237,7 +237,11 @@ impl<'a> Worker<'a> {
     fn new(ctx: &Ctx<'a>) -> Self {
         Worker {
             geo: GeoCache::new(ctx.geo),
-            agents: AgentCache::new(),
+            agents: if ctx.reports.agents_daily {
+                AgentCache::new()
+            } else {
+                AgentCache::digests_only()
+            },
             keys: VisitorKeys::new(ctx.salts),
             page: Vec::with_capacity(256),
             referrer: Vec::with_capacity(256),

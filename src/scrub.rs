@@ -681,38 +681,44 @@ impl Scrubber {
 ///
 /// Each slot also carries a caller's `A` (for example what the value resolved to elsewhere),
 /// reset to its default whenever the slot is filled anew.
+///
+/// Layout: a look-up reads one 32-byte slot (hash bits and tag, lengths, and the key and value
+/// in one allocation), so most mismatches cost no second read, and a hit one more; the `A`s
+/// are kept apart, read only on a hit.
 pub struct Memo<A = ()> {
-    slots: Vec<MemoSlot<A>>,
+    slots: Vec<MemoSlot>,
+    aux: Vec<A>,
     bits: u32,
 }
 
 #[derive(Default)]
-struct MemoSlot<A> {
-    /// The low bits of the key's hash: most mismatches are told without reading the key.
-    check: u32,
-    /// 0 for an empty slot.
-    tag: u32,
-    /// The key, then the value, in one buffer: a hit reads one allocation.
-    kv: Vec<u8>,
-    key_len: usize,
-    aux: A,
+struct MemoSlot {
+    /// Low bits of the key's hash (high half) and the tag (low half); 0 for an empty slot.
+    check: u64,
+    key_len: u16,
+    val_len: u16,
+    /// The key, then the value; may be longer than both.
+    kv: Box<[u8]>,
 }
 
 impl<A: Default> Memo<A> {
     /// Longer values are scrubbed every time: they rarely repeat.
     pub const MAX_KEY: usize = 512;
+    /// Longer scrubbed values are not kept.
+    const MAX_VAL: usize = u16::MAX as usize;
 
     /// A memo of `2^bits` slots.
     pub fn new(bits: u32) -> Self {
         Memo {
             slots: (0..1usize << bits).map(|_| MemoSlot::default()).collect(),
+            aux: (0..1usize << bits).map(|_| A::default()).collect(),
             bits,
         }
     }
 
-    /// The slot of `raw` under `tag` and the check bits, or `None` for a key too long to keep.
+    /// The slot of `raw` under `tag` and its check word, or `None` for a key too long to keep.
     #[inline]
-    fn locate(&self, raw: &[u8], tag: u32) -> Option<(usize, u32)> {
+    fn locate(&self, raw: &[u8], tag: u32) -> Option<(usize, u64)> {
         use std::hash::Hasher;
         if raw.len() > Self::MAX_KEY {
             return None;
@@ -721,7 +727,8 @@ impl<A: Default> Memo<A> {
         h.write(raw);
         h.write_u32(tag);
         let h = h.finish();
-        Some(((h >> (64 - self.bits)) as usize, h as u32))
+        // Tags are never 0, so neither is a filled slot's check word.
+        Some(((h >> (64 - self.bits)) as usize, (h << 32) | u64::from(tag)))
     }
 
     /// The value stored for `raw` under `tag` (never 0), or the slot to [`Memo::put`] it in.
@@ -730,7 +737,7 @@ impl<A: Default> Memo<A> {
     pub fn get(&self, raw: &[u8], tag: u32) -> Result<&[u8], usize> {
         let k = self.find(raw, tag)?;
         let slot = &self.slots[k];
-        Ok(&slot.kv[slot.key_len..])
+        Ok(&slot.kv[slot.key_len as usize..][..slot.val_len as usize])
     }
 
     /// The slot holding `raw` under `tag`, or the slot to [`Memo::put`] it in.
@@ -740,7 +747,7 @@ impl<A: Default> Memo<A> {
             return Err(0);
         };
         let slot = &self.slots[k];
-        if slot.check == check && slot.tag == tag && slot.kv.get(..slot.key_len) == Some(raw) {
+        if slot.check == check && slot.kv.get(..slot.key_len as usize) == Some(raw) {
             Ok(k)
         } else {
             Err(k)
@@ -750,23 +757,32 @@ impl<A: Default> Memo<A> {
     /// The value and the `A` of slot `k`, found by [`Memo::find`].
     #[inline]
     pub fn slot_mut(&mut self, k: usize) -> (&[u8], &mut A) {
-        let slot = &mut self.slots[k];
-        (&slot.kv[slot.key_len..], &mut slot.aux)
+        let slot = &self.slots[k];
+        (
+            &slot.kv[slot.key_len as usize..][..slot.val_len as usize],
+            &mut self.aux[k],
+        )
     }
 
     /// Stores `val` for `raw` under `tag` in `slot` (from [`Memo::get`]), with a default `A`,
-    /// which it returns; `None` for a key too long to keep.
+    /// which it returns; `None` for a key too long to keep, or a value too long.
     pub fn put(&mut self, slot: usize, raw: &[u8], tag: u32, val: &[u8]) -> Option<&mut A> {
         let (_, check) = self.locate(raw, tag)?;
+        if val.len() > Self::MAX_VAL {
+            return None;
+        }
         let s = &mut self.slots[slot];
+        let need = raw.len() + val.len();
+        if s.kv.len() < need {
+            s.kv = vec![0; need.next_power_of_two().max(64)].into_boxed_slice();
+        }
+        s.kv[..raw.len()].copy_from_slice(raw);
+        s.kv[raw.len()..need].copy_from_slice(val);
+        s.key_len = raw.len() as u16;
+        s.val_len = val.len() as u16;
         s.check = check;
-        s.tag = tag;
-        s.kv.clear();
-        s.kv.extend_from_slice(raw);
-        s.kv.extend_from_slice(val);
-        s.key_len = raw.len();
-        s.aux = A::default();
-        Some(&mut s.aux)
+        self.aux[slot] = A::default();
+        Some(&mut self.aux[slot])
     }
 }
 
@@ -1609,6 +1625,45 @@ fn ip_text(ip: IpAddr) -> IpText {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// A memo answers exactly what was put under the same key and tag, or a slot to fill;
+    /// a refill resets the slot's `A`; keys too long are never kept.
+    #[test]
+    fn memo_answers_what_was_put_or_nothing() {
+        let mut m: Memo<u32> = Memo::new(1);
+        let slot = m.get(b"/a", 1).unwrap_err();
+        *m.put(slot, b"/a", 1, b"/A").unwrap() = 7;
+        assert_eq!(m.get(b"/a", 1), Ok(&b"/A"[..]));
+        let k = m.find(b"/a", 1).unwrap();
+        assert_eq!(m.slot_mut(k), (&b"/A"[..], &mut 7));
+        // Another tag, a prefix, a longer key: not the same entry.
+        assert!(m.get(b"/a", 2).is_err());
+        assert!(m.get(b"/", 1).is_err());
+        assert!(m.get(b"/ab", 1).is_err());
+        // Many keys through two slots: every answer is the key's own value or a miss.
+        for round in 0..3 {
+            for i in 0..50u32 {
+                let key = format!("/k{i}");
+                let val = format!("/v{i}-{}", "x".repeat(i as usize * 3));
+                match m.get(key.as_bytes(), 1) {
+                    Ok(v) => assert_eq!(v, val.as_bytes(), "round {round}"),
+                    Err(slot) => {
+                        let aux = m.put(slot, key.as_bytes(), 1, val.as_bytes()).unwrap();
+                        assert_eq!(*aux, 0, "a refilled slot starts from the default");
+                        *aux = i;
+                    }
+                }
+            }
+        }
+        let long = vec![b'a'; Memo::<()>::MAX_KEY + 1];
+        let slot = m.get(&long, 1).unwrap_err();
+        assert!(m.put(slot, &long, 1, b"x").is_none());
+        assert!(m.get(&long, 1).is_err());
+        // An empty value is a value.
+        let slot = m.get(b"", 3).unwrap_err();
+        m.put(slot, b"", 3, b"");
+        assert_eq!(m.get(b"", 3), Ok(&b""[..]));
+    }
 
     fn scrubbers() -> (Scrubber, Scrubber) {
         let keep = ScrubConfig {

@@ -538,6 +538,9 @@ pub struct AgentCache {
     classes: Vec<AgentClass>,
     ids: FxHashMap<AgentClass, u32>,
     max_classes: usize,
+    /// False when only digests are wanted: every agent then gets the class of no agent, and
+    /// the classifier is never built.
+    classify: bool,
 }
 
 impl Default for AgentCache {
@@ -570,6 +573,16 @@ impl AgentCache {
             classes: Vec::new(),
             ids: FxHashMap::default(),
             max_classes: MAX_CLASSES,
+            classify: true,
+        }
+    }
+
+    /// A cache that gives digests only (for visitors, when no report shows agent classes):
+    /// every class is [`AgentClass::none`], and the classifier is never built.
+    pub fn digests_only() -> Self {
+        AgentCache {
+            classify: false,
+            ..AgentCache::new()
         }
     }
 
@@ -635,7 +648,11 @@ impl AgentCache {
     }
 
     fn miss(&mut self, ua: &[u8]) -> AgentHit {
-        let class = classify(ua);
+        let class = if self.classify {
+            classify(ua)
+        } else {
+            AgentClass::none()
+        };
         AgentHit {
             class: self.intern(class),
             digest: digest(ua),
@@ -721,6 +738,18 @@ mod tests {
         assert_ne!(phone.class, first.class);
         assert_eq!(cache.lookup(CHROME), first);
         assert_eq!(cache.classes().len(), 2);
+    }
+
+    #[test]
+    fn digests_only_gives_the_same_digests_and_no_classes() {
+        let mut full = AgentCache::new();
+        let mut bare = AgentCache::digests_only();
+        for ua in [CHROME, IPHONE, b"curl/8.5.0", b"-", b""] {
+            let (f, b) = (full.lookup(ua), bare.lookup(ua));
+            assert_eq!(f.digest, b.digest, "{ua:?}");
+            assert_eq!(bare.class(b.class), &AgentClass::none(), "{ua:?}");
+        }
+        assert_eq!(bare.classes().len(), 1);
     }
 
     #[test]
