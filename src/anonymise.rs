@@ -182,19 +182,31 @@ pub fn anonymise_chunk_at(
     header: Option<W3cFields>,
     out: &mut Vec<u8>,
 ) -> CopyCounts {
-    let mut copier = Copier::new(ctx);
-    copier.header = header;
-    let mut counts = CopyCounts::default();
-    let mut rest = chunk;
-    while !rest.is_empty() {
-        let (line, next) = match memchr::memchr(b'\n', rest) {
-            Some(p) => (&rest[..p], &rest[p + 1..]),
-            None => (rest, &rest[rest.len()..]),
-        };
-        copier.line(line, out, &mut counts);
-        rest = next;
+    Copier::new(ctx).chunk(chunk, header, out)
+}
+
+impl Copier<'_> {
+    /// [`anonymise_chunk_at`] with this copier, which keeps what it memoised from one chunk
+    /// to the next (a worker's copier goes through many chunks).
+    pub fn chunk(
+        &mut self,
+        chunk: &[u8],
+        header: Option<W3cFields>,
+        out: &mut Vec<u8>,
+    ) -> CopyCounts {
+        self.header = header;
+        let mut counts = CopyCounts::default();
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            let (line, next) = match memchr::memchr(b'\n', rest) {
+                Some(p) => (&rest[..p], &rest[p + 1..]),
+                None => (rest, &rest[rest.len()..]),
+            };
+            self.line(line, out, &mut counts);
+            rest = next;
+        }
+        counts
     }
-    counts
 }
 
 /// What a span of a line becomes.
@@ -903,6 +915,42 @@ mod tests {
             64 * 1024,
         )
         .unwrap()
+    }
+
+    /// A copier that goes through many chunks (as each worker's does) writes what a fresh
+    /// copier per chunk writes: what it memoised in one chunk is right in the next.
+    #[test]
+    fn one_copier_over_many_chunks_writes_what_fresh_ones_write() {
+        let c = ctx("combined");
+        let lines: Vec<String> = (0..300)
+            .map(|i| {
+                format!(
+                    "192.0.2.{} - u{} [05/Oct/2026:00:00:{:02} +0000] \"GET /p/{}?token=s{} HTTP/1.1\" 200 {} \"https://r{}.example/?e=a{}@example.org\" \"agent {} 198.51.100.{}\"\n",
+                    i % 250,
+                    i % 7,
+                    i % 60,
+                    i % 13,
+                    i % 5,
+                    i,
+                    i % 11,
+                    i % 3,
+                    i % 17,
+                    i % 9
+                )
+            })
+            .collect();
+        let mut kept = Copier::new(&c);
+        let (mut one, mut fresh) = (Vec::new(), Vec::new());
+        for chunk in lines.chunks(37) {
+            let text = chunk.concat();
+            let a = kept.chunk(text.as_bytes(), None, &mut one);
+            let b = anonymise_chunk(&c, text.as_bytes(), &mut fresh);
+            assert_eq!(a, b);
+        }
+        assert_eq!(
+            String::from_utf8(one).unwrap(),
+            String::from_utf8(fresh).unwrap()
+        );
     }
 
     fn copy(format: &str, input: &str) -> (String, CopyCounts) {

@@ -20,7 +20,7 @@ use std::io::{self, BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::{Copier, CopyCounts, CopyCtx, anonymise_chunk_at};
+use super::{Copier, CopyCounts, CopyCtx};
 use crate::error::{Error, Result};
 use crate::parse::formats;
 use crate::parse::w3c::{self, W3cFields};
@@ -211,6 +211,10 @@ fn copy_source(
     let failure: Mutex<Option<Error>> = Mutex::new(None);
     let (tx, rx) =
         crossbeam_channel::bounded::<(usize, Vec<u8>, CopyCounts)>(pool.current_num_threads() * 2);
+    // Written buffers go back to the workers, which fill them again: their pages stay
+    // allocated instead of being faulted in and given back for every chunk.
+    let (spare_tx, spare_rx) =
+        crossbeam_channel::bounded::<Vec<u8>>(pool.current_num_threads() * 4);
     std::thread::scope(|scope| -> Result<CopyCounts> {
         let writer = scope.spawn(move || -> Result<CopyCounts> {
             let mut pending = std::collections::BTreeMap::new();
@@ -218,16 +222,19 @@ fn copy_source(
             let mut total = CopyCounts::default();
             for (index, bytes, counts) in rx {
                 pending.insert(index, (bytes, counts));
-                while let Some((bytes, counts)) = pending.remove(&next) {
+                while let Some((mut bytes, counts)) = pending.remove(&next) {
                     out.write(&bytes)?;
                     total.merge(&counts);
                     next += 1;
+                    bytes.clear();
+                    let _ = spare_tx.try_send(bytes);
                 }
             }
             Ok(total)
         });
         pool.broadcast(|_| {
             let mut plain = Vec::new();
+            let mut copier = Copier::new(ctx);
             loop {
                 let chunk = match src.next_chunk() {
                     Ok(Some(c)) => c,
@@ -245,10 +252,16 @@ fn copy_source(
                     None => header_at(chunk.offset),
                 };
                 plain.clear();
-                let counts = anonymise_chunk_at(ctx, chunk.bytes(), header, &mut plain);
+                plain.reserve(chunk.bytes().len() + 4096);
+                let counts = copier.chunk(chunk.bytes(), header, &mut plain);
                 src.release(&chunk);
                 let bytes = match compression {
-                    OutCompression::None => std::mem::take(&mut plain),
+                    OutCompression::None => std::mem::replace(
+                        &mut plain,
+                        spare_rx
+                            .try_recv()
+                            .unwrap_or_else(|_| Vec::with_capacity(chunk.bytes().len() + 4096)),
+                    ),
                     c => match c.compress(&plain) {
                         Ok(b) => b,
                         Err(e) => {
