@@ -564,7 +564,11 @@ fn span_of(line: &[u8], s: &[u8]) -> Option<(usize, usize)> {
 /// Sorts the spans and drops those inside another (the larger one rewrites them), unless
 /// that could leave personal data behind; spans that cross are an error.
 fn order(spans: &mut Vec<Span>) -> Result<(), Unsplittable> {
-    spans.sort_unstable_by_key(|s| (s.start, std::cmp::Reverse(s.end)));
+    let key = |s: &Span| (s.start, std::cmp::Reverse(s.end));
+    // Most formats list their fields in line order: the spans come sorted.
+    if !spans.is_sorted_by_key(key) {
+        spans.sort_unstable_by_key(key);
+    }
     let mut kept = 0;
     for k in 0..spans.len() {
         let s = spans[k];

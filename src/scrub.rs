@@ -255,7 +255,23 @@ impl Scrubber {
     ///
     /// Anything else goes through [`Scrubber::text`].
     /// `tests::between_fields_is_text` checks both paths against `text`.
+    #[inline]
     pub fn between_fields(&self, raw: &[u8], out: &mut Vec<u8>) {
+        // Too short to hold a timestamp (most gaps are a space or a quote and a space): as is
+        // when no byte is one `text` acts on.
+        if raw.len() < CLF_STAMP_LEN && raw.iter().all(|&b| GAP_CLASS[b as usize] != GAP_ACTS) {
+            match raw {
+                [b] => out.push(*b),
+                _ => out.extend_from_slice(raw),
+            }
+            return;
+        }
+        self.between_fields_scan(raw, out);
+    }
+
+    /// [`Scrubber::between_fields`] past its short cut.
+    #[inline(never)]
+    fn between_fields_scan(&self, raw: &[u8], out: &mut Vec<u8>) {
         // One pass: plain bytes are skipped, a `[` that opens a timestamp skips it.
         let mut i = 0;
         let verbatim = loop {
@@ -1497,27 +1513,38 @@ fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
 // ---- Writing addresses ------------------------------------------------------------------------
 
 fn push_v4(out: &mut Vec<u8>, ip: Ipv4Addr, sep: u8) {
-    // Into a buffer on the stack, then one copy.
-    let mut buf = [0u8; 15];
+    // Into a buffer on the stack, an octet's digits at a time, then one copy.
+    let mut buf = [0u8; 16];
     let mut n = 0;
     for (i, o) in ip.octets().into_iter().enumerate() {
         if i > 0 {
             buf[n] = sep;
             n += 1;
         }
-        if o >= 100 {
-            buf[n] = b'0' + o / 100;
-            n += 1;
-        }
-        if o >= 10 {
-            buf[n] = b'0' + o / 10 % 10;
-            n += 1;
-        }
-        buf[n] = b'0' + o % 10;
-        n += 1;
+        let d = OCTET_DIGITS[o as usize];
+        buf[n..n + 3].copy_from_slice(&d[..3]);
+        n += d[3] as usize;
     }
     out.extend_from_slice(&buf[..n]);
 }
+
+/// The decimal digits of each byte value, left-aligned, and how many there are.
+const OCTET_DIGITS: [[u8; 4]; 256] = {
+    let mut t = [[0u8; 4]; 256];
+    let mut v = 0;
+    while v < 256 {
+        let (h, d, u) = ((v / 100) as u8, (v / 10 % 10) as u8, (v % 10) as u8);
+        t[v] = if v >= 100 {
+            [b'0' + h, b'0' + d, b'0' + u, 3]
+        } else if v >= 10 {
+            [b'0' + d, b'0' + u, 0, 2]
+        } else {
+            [b'0' + u, 0, 0, 1]
+        };
+        v += 1;
+    }
+    t
+};
 
 /// An address as `Display` writes it (`tests::push_ip_is_display` checks it).
 pub(crate) fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
