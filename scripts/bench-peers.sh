@@ -131,6 +131,12 @@ job() { # KEY [dry]: sets cmd, label, input, ref; clears the job's outputs unles
       label[$k]="logveil process, $what${t:+, --threads 1}"
       input[$k]=$f
       case $k in lvs | lvsn) ref[$k]=lvs ;; *) ref[$k]=lv ;; esac ;;
+    lvg)
+      # geo_daily alone (with its visitors and the diagnostics): the baseline of the
+      # all-reports pipeline
+      cmd=("$bin" --now "$now" process "$big" --out "$o/tree" -q --diagnostics errors --reports geo_daily)
+      label[$k]="logveil process, geo_daily only, no copy"
+      input[$k]=$big ref[$k]=lv ;;
     duckdb)
       cmd=("$py" scripts/peers_duckdb.py "$big" "$o")
       label[$k]="DuckDB $duckdb_version: regexp parse, /24 /48, rows + day×status Parquet"
@@ -164,7 +170,7 @@ output_of() {
   local k=$1 o=${out[$1]}
   case $k in
     lv | lv1 | lvs) printf '%s lines in the anonymised copy' "$(cat "$o"/anon/* 2>/dev/null | wc -l)" ;;
-    lvn | lvn1 | lvsn) printf '%s report files' "$(find "$o/tree/reports" -name '*.parquet' 2>/dev/null | wc -l)" ;;
+    lvn | lvn1 | lvsn | lvg) printf '%s report files' "$(find "$o/tree/reports" -name '*.parquet' 2>/dev/null | wc -l)" ;;
     duckdb)
       "$py" -c 'import pyarrow.parquet as pq, sys
 print("%d rows, %d day×status rows" % (pq.ParquetFile(sys.argv[1]).metadata.num_rows, pq.ParquetFile(sys.argv[2]).metadata.num_rows))' \
@@ -179,12 +185,12 @@ print("%d valid requests; countries: %s" % (d["general"]["valid_requests"], ", "
   esac
 }
 
-big_keys=(lv lvn lv1 lvn1 duckdb memchr wc)
+big_keys=(lv lvn lvg lv1 lvn1 duckdb memchr wc)
 small_keys=(lvs lvsn goaccess anon anonip memchrs)
 # Run once, untimed, before the timed rounds: the jobs that write gigabytes. On a virtual
 # machine the first writes into memory never touched since boot cost several times more
 # system time than later ones (dd of 2.3 GB: 6.8 s, then 1.4 s), whichever job comes first.
-warm_keys=(lv lvn lvs anon memchr memchrs)
+warm_keys=(lv lvn lvg lvs anon memchr memchrs)
 available() {
   case $1 in
     duckdb) [ -z "${missing[duckdb]:-}" ] ;;
@@ -338,6 +344,7 @@ speedup_n=$(ratio lvn1 lvn)
   echo "| GoAccess over \`process\`, small log | $(ratio goaccess lvs) | $(ratio goaccess lvsn) |"
   echo "| 2 threads against 1, large log | $speedup | $speedup_n |"
   echo "| anonip over \`logveil anonymise\`, small log | $(ratio anonip anon) | |"
+  echo "| every report over \`geo_daily\` alone, large log | | $(ratio lvn lvg) |"
   echo
   echo "## Commands"
   echo
@@ -353,6 +360,9 @@ speedup_n=$(ratio lvn1 lvn)
   echo "  truncates addresses, counts visitors (HLL), scrubs paths and referrers, writes five"
   echo "  Parquet report tables and the diagnostics of error lines; the rows \"all reports +"
   echo "  anonymised copy\" also write an anonymised copy of the log (2.3 GB for the large log)."
+  echo "- The \"geo_daily only\" row runs the same \`process\` with \`--reports geo_daily\`: parsing,"
+  echo "  geo, visitors of that table, diagnostics and the ledger, but no scrubbing of targets and"
+  echo "  referrers, no agent classification (no uap rules compiled) and one table to write."
   echo "- Every logveil row also hashes the whole input (BLAKE3), so that a rotated file is"
   echo "  counted once however it is renamed (the ledger); the peers do not."
   echo "- DuckDB parses with one regexp per line, truncates clients on their text (IPv4 to /24;"
