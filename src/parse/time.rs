@@ -8,8 +8,55 @@ pub const MIN_SECS: i64 = -62_167_219_200;
 pub const MAX_SECS: i64 = 253_402_300_799;
 
 /// Seconds since the Unix epoch (UTC) for a 26-byte CLF timestamp without brackets, or `None`.
+///
+/// Lines in a row share their date and zone: each thread keeps the last date and zone it
+/// validated, with the instant of their midnight, and reads only the time of day when they
+/// come again. `tests::the_cache_answers_as_the_full_parse` checks it against
+/// [`parse_clf_whole`].
 #[inline]
 pub fn parse_clf(ts: &[u8]) -> Option<i64> {
+    use std::cell::Cell;
+    thread_local! {
+        /// Date bytes and zone bytes (see `k1`, `k2`), and the instant of that local midnight,
+        /// for the last few dates and zones seen (logs whose lines mix a few zones keep one
+        /// entry for each); then the entry to replace next.
+        static LAST: ([Cell<(u64, u64, i64)>; 4], Cell<usize>) = const {
+            ([const { Cell::new((0, 0, 0)) }; 4], Cell::new(0))
+        };
+    }
+    let b: &[u8; 26] = ts.try_into().ok()?;
+    if b[11] != b':' || b[14] != b':' || b[17] != b':' || b[20] != b' ' {
+        return None;
+    }
+    let hour = two(b[12], b[13])?;
+    let min = two(b[15], b[16])?;
+    let sec = two(b[18], b[19])?;
+    if hour > 23 || min > 59 || sec > 60 {
+        return None;
+    }
+    let of_day = hour as i64 * 3600 + min as i64 * 60 + sec as i64;
+    // `dd/Mon/yy` and `yy` + the zone's five bytes. A valid stamp has a `/` at byte 2, so no
+    // stamp has the empty key.
+    let k1 = u64::from_le_bytes(b[0..8].try_into().expect("8 bytes"));
+    let k2 = u64::from_le_bytes([b[8], b[9], b[10], b[21], b[22], b[23], b[24], b[25]]);
+    let t = LAST.with(|(last, next)| {
+        for e in last {
+            let (c1, c2, midnight) = e.get();
+            if (c1, c2) == (k1, k2) {
+                return Some(midnight + of_day);
+            }
+        }
+        let t = parse_clf_whole(ts)?;
+        let n = next.get();
+        last[n].set((k1, k2, t - of_day));
+        next.set((n + 1) % last.len());
+        Some(t)
+    })?;
+    (MIN_SECS..=MAX_SECS).contains(&t).then_some(t)
+}
+
+/// [`parse_clf`] without the cache: every field parsed and checked.
+fn parse_clf_whole(ts: &[u8]) -> Option<i64> {
     if ts.len() != 26 {
         return None;
     }
@@ -192,6 +239,27 @@ mod tests {
         #[test]
         fn never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
             let _ = parse_clf(&bytes);
+        }
+
+        /// Stamps that share a date and zone, and stamps that differ from the last one in a
+        /// byte: the cached parse answers as the whole parse does.
+        #[test]
+        fn the_cache_answers_as_the_full_parse(
+            base in prop::sample::select(vec![
+                "10/Oct/2000:13:55:36 -0700", "29/Feb/2024:23:59:59 +0130",
+                "01/Jan/0000:01:00:00 +0100", "31/Dec/9999:23:59:59 +0000",
+                "31/Dec/9999:10:00:00 -1400", "28/Feb/2023:00:00:00 +0000",
+            ]),
+            edits in proptest::collection::vec((0usize..26, prop::sample::select(b"0123456789+-/: JFMADNOSafnbrpyulgcoetv".to_vec())), 0..3),
+            runs in 1usize..4,
+        ) {
+            let mut ts = base.as_bytes().to_vec();
+            for _ in 0..runs {
+                prop_assert_eq!(parse_clf(&ts), parse_clf_whole(&ts), "{}", String::from_utf8_lossy(&ts));
+                for &(i, c) in &edits {
+                    ts[i] = c;
+                }
+            }
         }
     }
 }
