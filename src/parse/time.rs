@@ -16,11 +16,12 @@ pub const MAX_SECS: i64 = 253_402_300_799;
 #[inline]
 pub fn parse_clf(ts: &[u8]) -> Option<i64> {
     use std::cell::Cell;
+    /// Date bytes and zone bytes (see `k1`, `k2`), and the instant of that local midnight.
+    type Entry = Cell<(u64, u64, i64)>;
     thread_local! {
-        /// Date bytes and zone bytes (see `k1`, `k2`), and the instant of that local midnight,
-        /// for the last few dates and zones seen (logs whose lines mix a few zones keep one
-        /// entry for each); then the entry to replace next.
-        static LAST: ([Cell<(u64, u64, i64)>; 4], Cell<usize>) = const {
+        /// The last few dates and zones seen (logs whose lines mix a few zones keep one entry
+        /// for each), then the entry to replace next.
+        static LAST: ([Entry; 4], Cell<usize>) = const {
             ([const { Cell::new((0, 0, 0)) }; 4], Cell::new(0))
         };
     }
