@@ -227,6 +227,8 @@ enum Act {
     Text,
     /// A comma-separated list of addresses (X-Forwarded-For).
     Addresses,
+    /// Bytes kept as they are: a timestamp its parser checked byte by byte.
+    Verbatim,
 }
 
 impl Act {
@@ -389,11 +391,16 @@ impl<'c> Copier<'c> {
         } else {
             add(rec.client, Act::Client);
         }
+        // In line order for the common formats (client, identd, user, time, request, …), so
+        // that `order` finds them sorted.
+        for s in rec.secrets.into_iter().flatten() {
+            add(s, Act::Dash);
+        }
         if let Some(u) = rec.user {
             add(u, Act::Dash);
         }
-        for s in rec.secrets.into_iter().flatten() {
-            add(s, Act::Dash);
+        if let Some(t) = rec.stamp {
+            add(t, Act::Verbatim);
         }
         let req = span_of(line, rec.request);
         let tgt = span_of(line, rec.target);
@@ -429,7 +436,11 @@ impl<'c> Copier<'c> {
         for k in 0..self.spans.len() {
             let s = self.spans[k];
             self.ctx.scrubber.between_fields(&line[pos..s.start], out);
-            self.replace(line, s, rec.escaping, out);
+            match s.act {
+                Act::Dash => out.push(b'-'),
+                Act::Verbatim => out.extend_from_slice(&line[s.start..s.end]),
+                _ => self.replace(line, s, rec.escaping, out),
+            }
             pos = s.end;
         }
         self.ctx.scrubber.between_fields(&line[pos..], out);
@@ -483,6 +494,7 @@ impl<'c> Copier<'c> {
                 out.extend_from_slice(b":0");
             }
             Act::Dash => out.push(b'-'),
+            Act::Verbatim => out.extend_from_slice(raw),
             Act::Addresses => {
                 let decoded = escape::decode(raw, esc);
                 self.buf.clear();
@@ -564,11 +576,11 @@ fn span_of(line: &[u8], s: &[u8]) -> Option<(usize, usize)> {
 /// Sorts the spans and drops those inside another (the larger one rewrites them), unless
 /// that could leave personal data behind; spans that cross are an error.
 fn order(spans: &mut Vec<Span>) -> Result<(), Unsplittable> {
-    let key = |s: &Span| (s.start, std::cmp::Reverse(s.end));
-    // Most formats list their fields in line order: the spans come sorted.
-    if !spans.is_sorted_by_key(key) {
-        spans.sort_unstable_by_key(key);
+    // Most formats list their fields in line order, apart: nothing to do.
+    if spans.windows(2).all(|w| w[0].end <= w[1].start) {
+        return Ok(());
     }
+    spans.sort_unstable_by_key(|s| (s.start, std::cmp::Reverse(s.end)));
     let mut kept = 0;
     for k in 0..spans.len() {
         let s = spans[k];

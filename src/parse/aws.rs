@@ -195,6 +195,7 @@ pub fn parse_alb(line: &[u8]) -> Result<Record<'_>, Reject> {
         query: None,
         secrets: [None; crate::parse::SECRET_SLOTS],
         escaping: Escaping::Raw,
+        stamp: None,
     })
 }
 
@@ -295,6 +296,7 @@ pub fn parse_cloudfront(line: &[u8]) -> Result<Record<'_>, Reject> {
         query: opt(11),
         secrets: [opt(12), None, None, None],
         escaping: Escaping::Raw,
+        stamp: None,
     })
 }
 

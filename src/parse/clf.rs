@@ -174,6 +174,8 @@ pub fn parse_prefix(line: &[u8], allow_xff: bool) -> Result<(Record<'_>, &[u8]),
         .map_err(err_at(BadClient))?;
     let (i, (ident, _)) = (word, char(' ')).parse(i).map_err(err_at(BadIdent))?;
     let (i, (user, _)) = (word, char(' ')).parse(i).map_err(err_at(BadUser))?;
+    // `[` and the 26 bytes `timestamp` checked.
+    let stamp = i.get(1..27);
     let (i, time) = (timestamp, char(' '))
         .parse(i)
         .map(|(i, (t, _))| (i, t))
@@ -204,6 +206,7 @@ pub fn parse_prefix(line: &[u8], allow_xff: bool) -> Result<(Record<'_>, &[u8]),
         query: None,
         secrets: [(ident != b"-").then_some(ident), None, None, None],
         escaping: super::Escaping::Log,
+        stamp,
     };
     if !(i.starts_with(b" \"") || i == b" -" || i.starts_with(b" - ")) {
         return Ok((rec, i));
@@ -327,6 +330,8 @@ mod tests {
             let ip_text = ip.to_string();
             prop_assert_eq!(r.client, ip_text.as_bytes());
             prop_assert_eq!(r.time, secs);
+            let ts_text = ts.to_string();
+            prop_assert_eq!(r.stamp, Some(ts_text.as_bytes()));
             prop_assert_eq!(r.method, method.as_bytes());
             prop_assert_eq!(r.target, path.as_bytes());
             prop_assert_eq!(r.status, status);

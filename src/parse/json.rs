@@ -771,6 +771,7 @@ impl<'a> Found<'a> {
             // and authorization keys itself, however many there are.
             secrets: [None; super::SECRET_SLOTS],
             escaping: Escaping::Json,
+            stamp: None,
         })
     }
 }

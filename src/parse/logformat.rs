@@ -551,6 +551,7 @@ impl LogFormat {
             query: None,
             secrets: [None; super::SECRET_SLOTS],
             escaping: Escaping::Log,
+            stamp: None,
         };
         let mut n_secrets = 0;
         let mut synth_start = 0;
@@ -649,6 +650,12 @@ impl LogFormat {
                         let ts = parse_time(t, value).ok_or(bad)?;
                         if f.store {
                             rec.time = ts;
+                            // A CLF timestamp, checked byte by byte by `parse_clf`.
+                            rec.stamp = match t {
+                                TimeKind::Bracketed => value.get(1..value.len() - 1),
+                                TimeKind::Clf => Some(value),
+                                _ => None,
+                            };
                         }
                     }
                     Kind::Request => {

@@ -50,6 +50,10 @@ pub struct Record<'a> {
     pub secrets: [Option<&'a [u8]>; SECRET_SLOTS],
     /// How the text fields are escaped, so that consumers decode them the right way.
     pub escaping: Escaping,
+    /// The timestamp as written, without its brackets, when the parser read it as a CLF
+    /// timestamp (`dd/Mon/yyyy:HH:MM:SS +zzzz`, every byte checked): the anonymised copy
+    /// keeps it as it is.
+    pub stamp: Option<&'a [u8]>,
 }
 
 /// Slots of [`Record::secrets`].

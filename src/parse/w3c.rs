@@ -311,6 +311,7 @@ impl W3cFields {
             query: some(query),
             secrets,
             escaping: Escaping::Raw,
+            stamp: None,
         })
     }
 }
