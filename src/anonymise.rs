@@ -485,7 +485,7 @@ impl<'c> Copier<'c> {
             // caller's parse stands only for the very bytes it parsed.
             Act::Client => match self.client {
                 Some((ptr, len, ip)) if ptr == raw.as_ptr() as usize && len == raw.len() => {
-                    put_address(ip, masks, out)
+                    put_parsed_client(raw, ip, masks, out)
                 }
                 _ => put_client(raw, masks, out),
             },
@@ -603,7 +603,31 @@ fn order(spans: &mut Vec<Span>) -> Result<(), Unsplittable> {
 
 /// A client field: its truncation (port, brackets and zone dropped), or `-`.
 fn put_client(raw: &[u8], masks: Masks, out: &mut Vec<u8>) {
-    put_address(anon::parse_client(raw), masks, out);
+    put_parsed_client(raw, anon::parse_client(raw), masks, out);
+}
+
+/// A client field `raw` and its parse `ip`: its truncation, or `-`. An IPv4 address truncated
+/// to /24 is written from its own text: `parse_client` gives IPv4 only for a dotted quad at the
+/// start of the field, in canonical decimal, so its first three octets as written, then `0`,
+/// are what formatting the truncation would write.
+#[inline]
+fn put_parsed_client(raw: &[u8], ip: Option<IpAddr>, masks: Masks, out: &mut Vec<u8>) {
+    if let Some(IpAddr::V4(_)) = ip
+        && masks.ipv4_prefix == 24
+    {
+        let mut dots = 0;
+        for (k, &b) in raw.iter().enumerate().take(12) {
+            if b == b'.' {
+                dots += 1;
+                if dots == 3 {
+                    out.extend_from_slice(&raw[..=k]);
+                    out.push(b'0');
+                    return;
+                }
+            }
+        }
+    }
+    put_address(ip, masks, out)
 }
 
 /// A parsed client field: its truncation, or `-` when it was not an address.
@@ -931,6 +955,32 @@ mod tests {
             64 * 1024,
         )
         .unwrap()
+    }
+
+    proptest::proptest! {
+        /// An IPv4 client written from its text is the formatted truncation.
+        #[test]
+        fn a_client_from_its_text_is_its_truncation(
+            a in proptest::prelude::any::<[u8; 4]>(),
+            port in proptest::option::of(0u16..),
+            zeros in proptest::prelude::any::<bool>(),
+            prefix in proptest::sample::select(vec![24u8, 16, 32]),
+        ) {
+            let mut text = std::net::Ipv4Addr::from(a).to_string();
+            if zeros {
+                // Not canonical: the parser refuses it, and both write `-`.
+                text.insert(0, '0');
+            }
+            if let Some(p) = port {
+                text.push_str(&format!(":{p}"));
+            }
+            let masks = Masks { ipv4_prefix: prefix, ..Masks::default() };
+            let ip = anon::parse_client(text.as_bytes());
+            let (mut fast, mut slow) = (Vec::new(), Vec::new());
+            put_parsed_client(text.as_bytes(), ip, masks, &mut fast);
+            put_address(ip, masks, &mut slow);
+            proptest::prop_assert_eq!(String::from_utf8(fast).unwrap(), String::from_utf8(slow).unwrap(), "{}", text);
+        }
     }
 
     /// A copier that goes through many chunks (as each worker's does) writes what a fresh

@@ -119,18 +119,26 @@ fn size(i: In<'_>) -> IResult<In<'_>, u64> {
 /// (`-`, garbage bytes) yields empty parts; the record keeps the raw line.
 #[inline]
 pub fn split_request(req: &[u8]) -> (&[u8], &[u8], &[u8]) {
-    let Some(first) = memchr(b' ', req) else {
+    // The method is a few bytes: a loop, not a search, finds the space after it, and gives up
+    // at the first byte a method cannot have.
+    let Some(first) = req
+        .iter()
+        .position(|&c| !(c.is_ascii_uppercase() || c == b'-' || c == b'_'))
+    else {
         return (b"", b"", b"");
     };
-    let method = &req[..first];
-    if method.is_empty()
-        || !method
-            .iter()
-            .all(|c| c.is_ascii_uppercase() || *c == b'-' || *c == b'_')
-    {
+    if first == 0 || req[first] != b' ' {
         return (b"", b"", b"");
     }
+    let method = &req[..first];
     let rest = &req[first + 1..];
+    // Most requests end with ` HTTP/x.y`: that space is the last one.
+    if let [.., b' ', b'H', b'T', b'T', b'P', b'/', a, b, c] = rest
+        && ![*a, *b, *c].contains(&b' ')
+    {
+        let last = rest.len() - 9;
+        return (method, &rest[..last], &rest[last + 1..]);
+    }
     match memrchr(b' ', rest) {
         Some(last) if rest[last + 1..].starts_with(b"HTTP/") => {
             (method, &rest[..last], &rest[last + 1..])
@@ -310,6 +318,36 @@ mod tests {
                 Ok(r) => prop_assert!(r.client.len() <= bytes.len()),
                 Err(e) => prop_assert!(e.offset <= bytes.len()),
             }
+        }
+
+        /// `split_request` agrees with the plain statement of its rule: the method is what
+        /// precedes the first space (upper-case letters, `-`, `_`), the protocol what follows
+        /// the last space if it starts with `HTTP/`.
+        #[test]
+        fn split_request_is_its_rule(req in proptest::collection::vec(prop_oneof![
+            Just(b' '), Just(b'G'), Just(b'E'), Just(b'T'), Just(b'H'), Just(b'P'), Just(b'/'),
+            Just(b'1'), Just(b'.'), Just(b'-'), Just(b'_'), Just(b'a'), any::<u8>()
+        ], 0..24), tail in prop::sample::select(vec!["", " HTTP/1.1", " HTTP/2.0", " HTTP/1 1", " HTTP/"])) {
+            let mut req = req;
+            req.extend_from_slice(tail.as_bytes());
+            let reference = |req: &[u8]| -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+                let Some(first) = req.iter().position(|&c| c == b' ') else {
+                    return (vec![], vec![], vec![]);
+                };
+                let method = &req[..first];
+                if method.is_empty() || !method.iter().all(|c| c.is_ascii_uppercase() || *c == b'-' || *c == b'_') {
+                    return (vec![], vec![], vec![]);
+                }
+                let rest = &req[first + 1..];
+                match rest.iter().rposition(|&c| c == b' ') {
+                    Some(last) if rest[last + 1..].starts_with(b"HTTP/") => {
+                        (method.to_vec(), rest[..last].to_vec(), rest[last + 1..].to_vec())
+                    }
+                    _ => (method.to_vec(), rest.to_vec(), vec![]),
+                }
+            };
+            let (m, t, p) = split_request(&req);
+            prop_assert_eq!((m.to_vec(), t.to_vec(), p.to_vec()), reference(&req));
         }
 
         #[test]
