@@ -70,8 +70,14 @@ fn quoted_or_dash(i: In<'_>) -> IResult<In<'_>, In<'_>> {
 #[inline]
 fn timestamp(i: In<'_>) -> IResult<In<'_>, i64> {
     let (rest, _) = char('[').parse(i)?;
-    let Some(close) = memchr(b']', rest) else {
-        return fail(i);
+    // A CLF timestamp is 26 bytes: look there first. (An earlier `]` would fail `parse_clf`
+    // either way: no byte of a timestamp is one.)
+    let close = match rest.get(26) {
+        Some(b']') => 26,
+        _ => match memchr(b']', rest) {
+            Some(c) => c,
+            None => return fail(i),
+        },
     };
     match time::parse_clf(&rest[..close]) {
         Some(t) => Ok((&rest[close + 1..], t)),
@@ -97,7 +103,16 @@ fn status(i: In<'_>) -> IResult<In<'_>, u16> {
 /// Response size: digits, or `-` for none (counted as 0).
 #[inline]
 fn size(i: In<'_>) -> IResult<In<'_>, u64> {
-    let (rest, digits) = word(i)?;
+    // Digits up to the next space: a loop, not a search, for a field of a few bytes.
+    let end = i
+        .iter()
+        .position(|&b| b == b' ' || !b.is_ascii_digit())
+        .unwrap_or(i.len());
+    let (rest, digits) = if i.get(end).is_none_or(|&b| b == b' ') && end > 0 {
+        (&i[end..], &i[..end])
+    } else {
+        word(i)?
+    };
     if digits == b"-" {
         return Ok((rest, 0));
     }
