@@ -384,13 +384,9 @@ impl<K: NamedKey> Bounded<K> {
     /// [`Bounded::cell`], taking the name's id from `known` when it was resolved under the
     /// numbering still in force (see [`Bounded::resolve`]), and interning `name` otherwise.
     #[inline]
-    pub fn cell_known(&mut self, key: K, name: &[u8], known: Known) -> &mut Cell {
+    pub fn cell_known(&mut self, key: K, name: &[u8], mut known: Known) -> &mut Cell {
         self.make_room();
-        let id = if known.generation == self.generation.0 {
-            known.id
-        } else {
-            self.names.id(name)
-        };
+        let id = self.resolve(name, &mut known).id;
         self.cells.entry(key.with_name_id(id)).or_default()
     }
 
