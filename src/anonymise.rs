@@ -472,7 +472,7 @@ impl<'c> Copier<'c> {
         let mark = out.len();
         ctx.spaces = memchr::memchr(b' ', raw).is_some();
         self.rewrite(raw, s.act, ctx, out);
-        self.memo.put(slot, raw, &out[mark..]);
+        self.memo.put(slot, raw, tag, &out[mark..]);
     }
 
     /// Appends what `raw`, a span with action `act`, becomes.

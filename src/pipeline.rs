@@ -203,7 +203,7 @@ fn memoised<'m>(
         }
         Err(slot) => {
             scrub(raw, out);
-            memo.put(slot, raw, out)
+            memo.put(slot, raw, tag, out)
         }
     }
 }

@@ -732,34 +732,41 @@ impl<A: Default> Memo<A> {
         }
     }
 
-    /// The value stored for `raw` under `tag` (never 0), or where to [`Memo::put`] it.
-    /// A value longer than [`Memo::MAX_KEY`] is never stored, nor hashed.
+    /// The slot of `raw` under `tag` and its check word, or `None` for a key too long to keep.
     #[inline]
-    pub fn get(&self, raw: &[u8], tag: u32) -> Result<&[u8], Vacancy> {
-        let k = self.find(raw, tag)?;
-        let slot = &self.slots[k];
-        Ok(&slot.kv[slot.key_len as usize..][..slot.val_len as usize])
-    }
-
-    /// The slot holding `raw` under `tag`, or where to [`Memo::put`] it.
-    #[inline]
-    pub fn find(&self, raw: &[u8], tag: u32) -> Result<usize, Vacancy> {
+    fn locate(&self, raw: &[u8], tag: u32) -> Option<(usize, u64)> {
         use std::hash::Hasher;
         if raw.len() > Self::MAX_KEY {
-            return Err(Vacancy { slot: 0, check: 0 });
+            return None;
         }
         let mut h = rustc_hash::FxHasher::default();
         h.write(raw);
         h.write_u32(tag);
         let h = h.finish();
-        let k = (h >> (64 - self.bits)) as usize;
         // Tags are never 0, so neither is a filled slot's check word.
-        let check = (h << 32) | u64::from(tag);
+        Some(((h >> (64 - self.bits)) as usize, (h << 32) | u64::from(tag)))
+    }
+
+    /// The value stored for `raw` under `tag` (never 0), or the slot to [`Memo::put`] it in.
+    /// A value longer than [`Memo::MAX_KEY`] is never stored, nor hashed.
+    #[inline]
+    pub fn get(&self, raw: &[u8], tag: u32) -> Result<&[u8], usize> {
+        let k = self.find(raw, tag)?;
+        let slot = &self.slots[k];
+        Ok(&slot.kv[slot.key_len as usize..][..slot.val_len as usize])
+    }
+
+    /// The slot holding `raw` under `tag`, or the slot to [`Memo::put`] it in.
+    #[inline]
+    pub fn find(&self, raw: &[u8], tag: u32) -> Result<usize, usize> {
+        let Some((k, check)) = self.locate(raw, tag) else {
+            return Err(0);
+        };
         let slot = &self.slots[k];
         if slot.check == check && slot.kv.get(..slot.key_len as usize) == Some(raw) {
             Ok(k)
         } else {
-            Err(Vacancy { slot: k, check })
+            Err(k)
         }
     }
 
@@ -773,14 +780,14 @@ impl<A: Default> Memo<A> {
         )
     }
 
-    /// Stores `val` for `raw` where `at` says (from [`Memo::get`] or [`Memo::find`] of the
-    /// same `raw` and tag), with a default `A`, which it returns; `None` for a key too long to
-    /// keep, or a value too long.
-    pub fn put(&mut self, at: Vacancy, raw: &[u8], val: &[u8]) -> Option<&mut A> {
-        if at.check == 0 || val.len() > Self::MAX_VAL {
+    /// Stores `val` for `raw` under `tag` in `slot` (from [`Memo::get`]), with a default `A`,
+    /// which it returns; `None` for a key too long to keep, or a value too long.
+    pub fn put(&mut self, slot: usize, raw: &[u8], tag: u32, val: &[u8]) -> Option<&mut A> {
+        let (_, check) = self.locate(raw, tag)?;
+        if val.len() > Self::MAX_VAL {
             return None;
         }
-        let s = &mut self.slots[at.slot];
+        let s = &mut self.slots[slot];
         let need = raw.len() + val.len();
         if s.kv.len() < need {
             s.kv = vec![0; need.next_power_of_two().max(64)].into_boxed_slice();
@@ -789,18 +796,10 @@ impl<A: Default> Memo<A> {
         s.kv[raw.len()..need].copy_from_slice(val);
         s.key_len = raw.len() as u16;
         s.val_len = val.len() as u16;
-        s.check = at.check;
-        self.aux[at.slot] = A::default();
-        Some(&mut self.aux[at.slot])
+        s.check = check;
+        self.aux[slot] = A::default();
+        Some(&mut self.aux[slot])
     }
-}
-
-/// Where [`Memo::put`] stores a value that the memo did not hold: the slot, and the check word
-/// of the key (0 for a key too long to keep), so that the key is hashed once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Vacancy {
-    slot: usize,
-    check: u64,
 }
 
 /// Classes of bytes for [`Scrubber::between_fields`]: bytes [`Scrubber::text`] acts on (`%`,
@@ -1660,7 +1659,7 @@ mod tests {
     fn memo_answers_what_was_put_or_nothing() {
         let mut m: Memo<u32> = Memo::new(1);
         let slot = m.get(b"/a", 1).unwrap_err();
-        *m.put(slot, b"/a", b"/A").unwrap() = 7;
+        *m.put(slot, b"/a", 1, b"/A").unwrap() = 7;
         assert_eq!(m.get(b"/a", 1), Ok(&b"/A"[..]));
         let k = m.find(b"/a", 1).unwrap();
         assert_eq!(m.slot_mut(k), (&b"/A"[..], &mut 7));
@@ -1676,7 +1675,7 @@ mod tests {
                 match m.get(key.as_bytes(), 1) {
                     Ok(v) => assert_eq!(v, val.as_bytes(), "round {round}"),
                     Err(slot) => {
-                        let aux = m.put(slot, key.as_bytes(), val.as_bytes()).unwrap();
+                        let aux = m.put(slot, key.as_bytes(), 1, val.as_bytes()).unwrap();
                         assert_eq!(*aux, 0, "a refilled slot starts from the default");
                         *aux = i;
                     }
@@ -1685,11 +1684,11 @@ mod tests {
         }
         let long = vec![b'a'; Memo::<()>::MAX_KEY + 1];
         let slot = m.get(&long, 1).unwrap_err();
-        assert!(m.put(slot, &long, b"x").is_none());
+        assert!(m.put(slot, &long, 1, b"x").is_none());
         assert!(m.get(&long, 1).is_err());
         // An empty value is a value.
         let slot = m.get(b"", 3).unwrap_err();
-        m.put(slot, b"", b"");
+        m.put(slot, b"", 3, b"");
         assert_eq!(m.get(b"", 3), Ok(&b""[..]));
     }
 
