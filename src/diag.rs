@@ -304,8 +304,6 @@ pub struct DiagWriter {
     rows: BTreeMap<i64, u64>,
     /// Where the anonymised copies go, in chunk order, when they are made.
     pub copies: Option<crate::anonymise::CopyFiles>,
-    /// Where written copy buffers go back to the workers, to be filled again.
-    pub spare: Option<crossbeam_channel::Sender<Vec<u8>>>,
 }
 
 impl DiagWriter {
@@ -330,7 +328,6 @@ impl DiagWriter {
             skipped_expired: 0,
             rows: BTreeMap::new(),
             copies: None,
-            spare: None,
         }
     }
 
@@ -349,11 +346,6 @@ impl DiagWriter {
             self.line_base += msg.lines;
             if let Some(copies) = &mut self.copies {
                 copies.append(msg.input, &msg.copy)?;
-            }
-            if let Some(spare) = &self.spare {
-                let mut copy = msg.copy;
-                copy.clear();
-                let _ = spare.try_send(copy);
             }
             let source = self.sources.get(msg.input).cloned().unwrap_or_default();
             for (day, rows) in msg.rows.days {

@@ -345,14 +345,9 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
     let mut complete_inputs = Vec::new();
 
     let (tx, rx) = crossbeam_channel::bounded::<ChunkMessage>(opts.threads.max(1) * 4);
-    // Copy buffers, once written, go back to the workers (see `DiagWriter::spare`).
-    let (spare_tx, spare_rx) = crossbeam_channel::bounded::<Vec<u8>>(opts.threads.max(1) * 6);
     let writer = std::thread::scope(|scope| -> Result<DiagWriter> {
         let writer_thread = scope.spawn(move || -> Result<DiagWriter> {
             let mut writer = writer;
-            if writer.copies.is_some() {
-                writer.spare = Some(spare_tx);
-            }
             let mut err = None;
             for msg in rx {
                 if err.is_none()
@@ -454,8 +449,7 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
                     ..ctx
                 };
                 let carried = carried.filter(|_| format == Format::W3c);
-                let (acc, error) =
-                    run_source(&pool, &ctx, &src, idx, &tx, &spare_rx, carried.as_deref());
+                let (acc, error) = run_source(&pool, &ctx, &src, idx, &tx, carried.as_deref());
                 let error = match error {
                     Some(e) if !opts.keep_going => return Err(e),
                     other => other,
@@ -640,7 +634,6 @@ fn run_source(
     src: &Source,
     input: usize,
     tx: &crossbeam_channel::Sender<ChunkMessage>,
-    spare: &crossbeam_channel::Receiver<Vec<u8>>,
     carried: Option<&[u8]>,
 ) -> (Accumulator, Option<Error>) {
     let failure: Mutex<Option<Error>> = Mutex::new(None);
@@ -671,15 +664,9 @@ fn run_source(
                 None => headers.at(chunk.offset).cloned(),
             }
             .or_else(|| carried.clone());
-            // The copy of a chunk is about as long as the chunk: one allocation, not a dozen,
-            // and a buffer the writer is done with when there is one.
+            // The copy of a chunk is about as long as the chunk: one allocation, not a dozen.
             let mut copy = match ctx.copy {
-                Some(_) => {
-                    let want = chunk.bytes().len() + chunk.bytes().len() / 8;
-                    let mut v = spare.try_recv().unwrap_or_default();
-                    v.reserve(want);
-                    v
-                }
+                Some(_) => Vec::with_capacity(chunk.bytes().len() + chunk.bytes().len() / 8),
                 None => Vec::new(),
             };
             let lines = process_chunk(
