@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::agg::{Accumulator, Hit, Known, ReportSet, status_class};
+use crate::agg::{Accumulator, Bounded, Hit, Known, NamedKey, ReportSet, status_class};
 use crate::anon::{self, Masks};
 use crate::anonymise::run::OutCompression;
 use crate::anonymise::{Copier, CopyCtx, CopyFiles};
@@ -173,14 +173,22 @@ struct Resolved {
 }
 
 impl Resolved {
-    /// The hash of `value`, computed once.
-    #[inline]
-    fn hash_of(&mut self, value: &[u8]) -> u64 {
-        if !self.hashed {
-            self.hash = hash(value);
-            self.hashed = true;
+    /// `value`'s id in `table` and its hash, each computed once: kept in `memo` (the memo's
+    /// entry for the value) when there is one.
+    #[inline(always)]
+    fn of<K: NamedKey>(
+        memo: Option<&mut Resolved>,
+        table: &mut Bounded<K>,
+        value: &[u8],
+    ) -> Resolved {
+        let mut own = Resolved::default();
+        let r = memo.unwrap_or(&mut own);
+        table.resolve(value, &mut r.known);
+        if !r.hashed {
+            r.hash = hash(value);
+            r.hashed = true;
         }
-        self.hash
+        *r
     }
 }
 
@@ -866,10 +874,7 @@ fn process_chunk(
                             |raw, out| ctx.scrubber.target(&decode(raw, rec.escaping), out),
                         ),
                     };
-                    let r = memo.unwrap_or(&mut page);
-                    acc.pages.resolve(&w.page, &mut r.known);
-                    r.hash_of(&w.page);
-                    page = *r;
+                    page = Resolved::of(memo, &mut acc.pages, &w.page);
                 }
                 // A referrer without a host scrubs to nothing.
                 let mut referrer = None;
@@ -889,11 +894,7 @@ fn process_chunk(
                         },
                     );
                     if !w.referrer.is_empty() {
-                        let mut own = Resolved::default();
-                        let r = memo.unwrap_or(&mut own);
-                        acc.referrers.resolve(&w.referrer, &mut r.known);
-                        r.hash_of(&w.referrer);
-                        referrer = Some(*r);
+                        referrer = Some(Resolved::of(memo, &mut acc.referrers, &w.referrer));
                     }
                 }
                 let referrer = match referrer {
@@ -902,10 +903,10 @@ fn process_chunk(
                         w.referrer.clear();
                         w.referrer.extend_from_slice(NO_REFERRER);
                         if set.referrers_daily {
-                            acc.referrers.resolve(NO_REFERRER, &mut w.no_referrer.known);
+                            Resolved::of(Some(&mut w.no_referrer), &mut acc.referrers, NO_REFERRER)
+                        } else {
+                            Resolved::default()
                         }
-                        w.no_referrer.hash_of(NO_REFERRER);
-                        w.no_referrer
                     }
                 };
                 let vhost = match rec.vhost {
