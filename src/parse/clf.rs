@@ -66,9 +66,9 @@ fn quoted_or_dash(i: In<'_>) -> IResult<In<'_>, In<'_>> {
     }
 }
 
-/// `[dd/Mon/yyyy:HH:MM:SS +zzzz]` as UTC seconds.
+/// `[dd/Mon/yyyy:HH:MM:SS +zzzz]` as UTC seconds, with the bytes between the brackets.
 #[inline]
-fn timestamp(i: In<'_>) -> IResult<In<'_>, i64> {
+fn timestamp(i: In<'_>) -> IResult<In<'_>, (i64, In<'_>)> {
     let (rest, _) = char('[').parse(i)?;
     // A CLF timestamp is 26 bytes: look there first. (An earlier `]` would fail `parse_clf`
     // either way: no byte of a timestamp is one.)
@@ -80,7 +80,7 @@ fn timestamp(i: In<'_>) -> IResult<In<'_>, i64> {
         },
     };
     match time::parse_clf(&rest[..close]) {
-        Some(t) => Ok((&rest[close + 1..], t)),
+        Some(t) => Ok((&rest[close + 1..], (t, &rest[..close]))),
         None => fail(i),
     }
 }
@@ -197,9 +197,7 @@ pub fn parse_prefix(line: &[u8], allow_xff: bool) -> Result<(Record<'_>, &[u8]),
         .map_err(err_at(BadClient))?;
     let (i, (ident, _)) = (word, char(' ')).parse(i).map_err(err_at(BadIdent))?;
     let (i, (user, _)) = (word, char(' ')).parse(i).map_err(err_at(BadUser))?;
-    // `[` and the 26 bytes `timestamp` checked.
-    let stamp = i.get(1..27);
-    let (i, time) = (timestamp, char(' '))
+    let (i, (time, stamp)) = (timestamp, char(' '))
         .parse(i)
         .map(|(i, (t, _))| (i, t))
         .map_err(err_at(BadTimestamp))?;
@@ -229,7 +227,7 @@ pub fn parse_prefix(line: &[u8], allow_xff: bool) -> Result<(Record<'_>, &[u8]),
         query: None,
         secrets: [(ident != b"-").then_some(ident), None, None, None],
         escaping: super::Escaping::Log,
-        stamp,
+        stamp: Some(stamp),
     };
     if !(i.starts_with(b" \"") || i == b" -" || i.starts_with(b" - ")) {
         return Ok((rec, i));
