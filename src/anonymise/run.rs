@@ -258,9 +258,8 @@ fn copy_source(
                 let bytes = match compression {
                     OutCompression::None => std::mem::replace(
                         &mut plain,
-                        spare_rx
-                            .try_recv()
-                            .unwrap_or_else(|_| Vec::with_capacity(chunk.bytes().len() + 4096)),
+                        // `reserve` above sizes it for the next chunk.
+                        spare_rx.try_recv().unwrap_or_default(),
                     ),
                     c => match c.compress(&plain) {
                         Ok(b) => b,

@@ -9,9 +9,9 @@ pub const MAX_SECS: i64 = 253_402_300_799;
 
 /// Seconds since the Unix epoch (UTC) for a 26-byte CLF timestamp without brackets, or `None`.
 ///
-/// Lines in a row share their date and zone: each thread keeps the last date and zone it
-/// validated, with the instant of their midnight, and reads only the time of day when they
-/// come again. `tests::the_cache_answers_as_the_full_parse` checks it against
+/// Lines in a row share their date and zone: each thread keeps the last few dates and zones
+/// it validated, with the instant of their midnight, and reads only the time of day when one
+/// comes again. `tests::the_cache_answers_as_the_full_parse` checks it against
 /// [`parse_clf_whole`].
 #[inline]
 pub fn parse_clf(ts: &[u8]) -> Option<i64> {
