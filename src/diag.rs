@@ -6,7 +6,6 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -208,6 +207,8 @@ impl DayRows {
 pub struct ChunkRows {
     pub days: FxHashMap<i64, DayRows>,
     pub rows: u64,
+    /// The text of the client address being kept.
+    ip_text: Vec<u8>,
 }
 
 impl ChunkRows {
@@ -219,13 +220,16 @@ impl ChunkRows {
     /// Keeps a parsed record. `client` is the full address when the client field held one;
     /// otherwise the field is kept as written. `line` is 1-based within the chunk.
     pub fn push_record(&mut self, rec: &Record<'_>, client: Option<IpAddr>, line: u64) {
+        let mut ip_text = std::mem::take(&mut self.ip_text);
         let d = self.day(rec.time.div_euclid(86_400));
         d.time.append_value(rec.time.saturating_mul(1_000_000));
         match client {
             Some(ip) => {
-                // The builder collects what is written into the next value.
-                let _ = write!(d.client_ip, "{ip}");
-                d.client_ip.append_value("");
+                // As `Display` writes it, without its formatting machinery.
+                ip_text.clear();
+                crate::scrub::push_ip(&mut ip_text, ip);
+                d.client_ip
+                    .append_value(std::str::from_utf8(&ip_text).expect("an address is ASCII"));
                 let _ = d.client_addr.append_value(addr_key(ip).to_be_bytes());
             }
             None => {
@@ -253,6 +257,7 @@ impl ChunkRows {
         d.line.push(line);
         d.reject_reason.append_null();
         d.raw_line.append_null();
+        self.ip_text = ip_text;
     }
 
     /// Keeps a rejected line under the day `day` (the run's day: the line has no usable time).
