@@ -220,6 +220,9 @@ run_group() {
       job "$k"
       shown[$k]=$(q "${cmd[@]}")
       log "run $i/$runs: $k"
+      # What earlier runs wrote (gigabytes of copies) goes to disk first, so that no run pays
+      # for another's writeback.
+      sync
       if /usr/bin/time -f '%e %M %U %S' -o "$work/time.txt" "${cmd[@]}" >"${out[$k]}/stdout" 2>"${out[$k]}/stderr"; then
         local w m u s
         read -r w m u s < <(tail -n 1 "$work/time.txt")
@@ -312,7 +315,8 @@ speedup_n=$(ratio lvn1 lvn)
   echo
   echo "**Method:** the page cache is warmed with \`cat\`, and each logveil job and floor runs once"
   echo "untimed (see \`warm_keys\` in the script); then the commands of each group run in turn"
-  echo "(A B C … A B C …), $runs times each, under \`/usr/bin/time -f '%e %M %U %S'\`. The table gives the"
+  echo "(A B C … A B C …), $runs times each, under \`/usr/bin/time -f '%e %M %U %S'\`, each after a \`sync\` (so that"
+  echo "no run waits for the writeback of an earlier run's output). The table gives the"
   echo "median wall time, every run's wall time, the median CPU time, and the median peak RSS. lines/s"
   echo "and MB/s are input lines and bytes over the median wall time. \"time ÷ reference\" is the median"
   echo "wall time over that of the reference row of the group (higher is slower)."
