@@ -309,6 +309,9 @@ pub struct DiagWriter {
     rows: BTreeMap<i64, u64>,
     /// Where the anonymised copies go, in chunk order, when they are made.
     pub copies: Option<crate::anonymise::CopyFiles>,
+    /// Where a chunk's copy buffer goes once appended, for a worker to fill again, so that
+    /// the buffers (megabytes each) are not mapped, zeroed and unmapped chunk after chunk.
+    pub recycle: Option<crossbeam_channel::Sender<Vec<u8>>>,
 }
 
 impl DiagWriter {
@@ -333,6 +336,7 @@ impl DiagWriter {
             skipped_expired: 0,
             rows: BTreeMap::new(),
             copies: None,
+            recycle: None,
         }
     }
 
@@ -351,6 +355,13 @@ impl DiagWriter {
             self.line_base += msg.lines;
             if let Some(copies) = &mut self.copies {
                 copies.append(msg.input, &msg.copy)?;
+            }
+            if let Some(r) = &self.recycle
+                && msg.copy.capacity() > 0
+            {
+                let mut buf = msg.copy;
+                buf.clear();
+                let _ = r.try_send(buf);
             }
             let source = self.sources.get(msg.input).cloned().unwrap_or_default();
             for (day, rows) in msg.rows.days {

@@ -377,6 +377,7 @@ struct AnonymiseArgs {
 }
 
 fn main() -> ExitCode {
+    logveil::source::return_large_frees();
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let cli = match rotate_config(cli, &matches) {

@@ -352,7 +352,14 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
     let mut skipped = Vec::new();
     let mut complete_inputs = Vec::new();
 
-    let (tx, rx) = crossbeam_channel::bounded::<ChunkMessage>(opts.threads.max(1) * 4);
+    // Two chunks in flight per thread (each with its copy, megabytes long) keep the writer fed;
+    // more only held memory while a throttled disk slowed the copy's writes.
+    let (tx, rx) = crossbeam_channel::bounded::<ChunkMessage>(opts.threads.max(1));
+    // Copy buffers go back from the writer to the workers: one per thread is enough.
+    let (recycle_tx, recycled) = crossbeam_channel::bounded::<Vec<u8>>(opts.threads.max(1));
+    if writer.copies.is_some() {
+        writer.recycle = Some(recycle_tx);
+    }
     let writer = std::thread::scope(|scope| -> Result<DiagWriter> {
         let writer_thread = scope.spawn(move || -> Result<DiagWriter> {
             let mut writer = writer;
@@ -457,7 +464,8 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
                     ..ctx
                 };
                 let carried = carried.filter(|_| format == Format::W3c);
-                let (acc, error) = run_source(&pool, &ctx, &src, idx, &tx, carried.as_deref());
+                let (acc, error) =
+                    run_source(&pool, &ctx, &src, idx, &tx, &recycled, carried.as_deref());
                 let error = match error {
                     Some(e) if !opts.keep_going => return Err(e),
                     other => other,
@@ -642,6 +650,7 @@ fn run_source(
     src: &Source,
     input: usize,
     tx: &crossbeam_channel::Sender<ChunkMessage>,
+    recycled: &crossbeam_channel::Receiver<Vec<u8>>,
     carried: Option<&[u8]>,
 ) -> (Accumulator, Option<Error>) {
     let failure: Mutex<Option<Error>> = Mutex::new(None);
@@ -654,6 +663,7 @@ fn run_source(
     let accs = pool.broadcast(|_| {
         let mut acc = Accumulator::default();
         let mut worker = Worker::new(ctx);
+        let mut spare = Vec::new();
         loop {
             let chunk = match src.next_chunk() {
                 Ok(Some(c)) => c,
@@ -672,9 +682,18 @@ fn run_source(
                 None => headers.at(chunk.offset).cloned(),
             }
             .or_else(|| carried.clone());
-            // The copy of a chunk is about as long as the chunk: one allocation, not a dozen.
+            // The copy of a chunk is about as long as the chunk: one allocation, not a dozen,
+            // and mostly a buffer that the writer has handed back (or this thread kept, when
+            // the copy is compressed).
             let mut copy = match ctx.copy {
-                Some(_) => Vec::with_capacity(chunk.bytes().len() + chunk.bytes().len() / 8),
+                Some(_) => {
+                    let mut buf = match ctx.copy_compression {
+                        OutCompression::None => recycled.try_recv().unwrap_or_default(),
+                        _ => std::mem::take(&mut spare),
+                    };
+                    buf.reserve(chunk.bytes().len() + chunk.bytes().len() / 8);
+                    buf
+                }
                 None => Vec::new(),
             };
             let lines = process_chunk(
@@ -689,7 +708,10 @@ fn run_source(
             src.release(&chunk);
             if ctx.copy.is_some() && ctx.copy_compression != OutCompression::None {
                 match ctx.copy_compression.compress(&copy) {
-                    Ok(c) => copy = c,
+                    Ok(c) => {
+                        copy.clear();
+                        spare = std::mem::replace(&mut copy, c);
+                    }
                     Err(e) => {
                         failure
                             .lock()

@@ -554,3 +554,61 @@ fn the_copy_made_by_process_equals_the_anonymise_command() {
         );
     }
 }
+
+/// Over many small chunks, the copy buffers that go back from the writer to the workers (and,
+/// for a compressed copy, the buffer a worker keeps) are refilled from empty: the copy made by
+/// `process` equals the `anonymise` command's, plain and gzip-compressed, with 1 and 3 threads.
+#[test]
+fn a_copy_over_many_chunks_reuses_its_buffers_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let text: String = (0..4u8).map(|k| sample_lines(3_000, 10 + k)).collect();
+    let plain = dir.path().join("many.log");
+    std::fs::write(&plain, &text).unwrap();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(text.as_bytes()).unwrap();
+    let gz = dir.path().join("many.log.gz");
+    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    let want = dir.path().join("want.log");
+    let o = logveil()
+        .args(["--now", NOW, "anonymise", "-q", "--format", "clf"])
+        .arg(&plain)
+        .arg("-o")
+        .arg(&want)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let want = std::fs::read(&want).unwrap();
+    assert_eq!(want.iter().filter(|&&b| b == b'\n').count(), 12_000);
+    for (input, threads) in [(&plain, "1"), (&plain, "3"), (&gz, "1"), (&gz, "3")] {
+        let copies = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let o = logveil()
+            .args(["--now", NOW, "process", "-q", "--format", "clf"])
+            .args(["--chunk-size", "4096", "--threads", threads])
+            .arg("--anonymised-log")
+            .arg(copies.path())
+            .arg("--out")
+            .arg(out.path())
+            .arg(input)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let copy = copies.path().join(input.file_name().unwrap());
+        let made = if input == &gz {
+            let mut v = Vec::new();
+            std::io::Read::read_to_end(
+                &mut flate2::read::MultiGzDecoder::new(std::fs::File::open(&copy).unwrap()),
+                &mut v,
+            )
+            .unwrap();
+            v
+        } else {
+            std::fs::read(&copy).unwrap()
+        };
+        assert!(
+            made == want,
+            "{} with {threads} threads: the copies differ",
+            input.display()
+        );
+    }
+}
