@@ -352,7 +352,7 @@ pub fn process(opts: &Options, geo: &GeoDb) -> Result<Outcome> {
     let mut skipped = Vec::new();
     let mut complete_inputs = Vec::new();
 
-    // Two chunks in flight per thread (each with its copy, megabytes long) keep the writer fed;
+    // One chunk in flight per thread (each with its copy, megabytes long) keeps the writer fed;
     // more only held memory while a throttled disk slowed the copy's writes.
     let (tx, rx) = crossbeam_channel::bounded::<ChunkMessage>(opts.threads.max(1));
     // Copy buffers go back from the writer to the workers: one per thread is enough.

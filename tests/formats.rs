@@ -593,18 +593,7 @@ fn a_copy_over_many_chunks_reuses_its_buffers_cleanly() {
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let copy = copies.path().join(input.file_name().unwrap());
-        let made = if input == &gz {
-            let mut v = Vec::new();
-            std::io::Read::read_to_end(
-                &mut flate2::read::MultiGzDecoder::new(std::fs::File::open(&copy).unwrap()),
-                &mut v,
-            )
-            .unwrap();
-            v
-        } else {
-            std::fs::read(&copy).unwrap()
-        };
+        let made = common::read_maybe_gz(&copies.path().join(input.file_name().unwrap()));
         assert!(
             made == want,
             "{} with {threads} threads: the copies differ",

@@ -141,17 +141,7 @@ fn real_logs_leak_no_address() {
             eprintln!("{name}: exit {status}, nothing published");
             continue;
         }
-        let input = if name.ends_with(".gz") {
-            let mut v = Vec::new();
-            std::io::Read::read_to_end(
-                &mut flate2::read::MultiGzDecoder::new(std::fs::File::open(&p).unwrap()),
-                &mut v,
-            )
-            .unwrap();
-            v
-        } else {
-            std::fs::read(&p).unwrap()
-        };
+        let input = common::read_maybe_gz(&p);
         let mut addrs = common::addresses_in(&input);
         addrs.retain(|ip| common::truncate(*ip) != *ip);
         common::assert_no_leak(&out, &addrs);

@@ -361,3 +361,18 @@ fn read(path: &Path) -> Vec<u8> {
 fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
+
+/// The bytes of `path`, gunzipped when its name ends in `.gz`.
+pub fn read_maybe_gz(path: &Path) -> Vec<u8> {
+    if path.extension().is_some_and(|e| e == "gz") {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::MultiGzDecoder::new(std::fs::File::open(path).unwrap()),
+            &mut v,
+        )
+        .unwrap();
+        v
+    } else {
+        std::fs::read(path).unwrap()
+    }
+}
