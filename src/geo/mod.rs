@@ -232,7 +232,9 @@ fn place_of(rec: GeoRecord<'_>) -> Place {
     Place { continent, country }
 }
 
-const CACHE_BITS: u32 = 14;
+/// 2^18 blocks of each family (6 MiB a thread): on the 10M-line benchmark log (156k distinct
+/// clients) a thread missed 0.26M of 5.1M lookups, against 0.89M of 4.9M with 2^14.
+const CACHE_BITS: u32 = 18;
 const CACHE_SLOTS: usize = 1 << CACHE_BITS;
 
 /// A per-thread lookup cache. An entry stands for a whole block (/24 for IPv4, /48 for IPv6)
