@@ -904,9 +904,10 @@ fn process_chunk(
                 if set.referrers_daily
                     && let Some(r) = rec.referer
                 {
+                    // Keyed by the part of the field the host depends on: one entry a site.
                     let memo = memoised(
                         &mut w.memo,
-                        r,
+                        Scrubber::referrer_key(r),
                         TAG_REFERRER | rec.escaping as u32,
                         &mut w.referrer,
                         |raw, out| {
