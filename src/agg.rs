@@ -93,7 +93,9 @@ pub const OTHER_ID: u32 = 0;
 /// many small rows into one costs each fold only the size of the small row.
 #[derive(Clone, Default)]
 pub struct Visitors {
-    sketch: Option<Box<HllSketch>>,
+    /// Inline, not boxed: the cell that holds it was just found, so an update reads one
+    /// cache line less on its way to the registers.
+    sketch: Option<HllSketch>,
     union: Option<Box<HllUnion>>,
 }
 
@@ -113,7 +115,7 @@ impl Visitors {
     #[inline]
     pub fn add(&mut self, c: Coupon) {
         self.sketch
-            .get_or_insert_with(|| Box::new(Self::empty_sketch()))
+            .get_or_insert_with(Self::empty_sketch)
             .update_with_coupon(c);
     }
 
@@ -128,7 +130,7 @@ impl Visitors {
             Visitors::default()
         } else if s.lg_config_k() == Self::LG_K && s.target_type() == HllType::Hll8 {
             Visitors {
-                sketch: Some(Box::new(s)),
+                sketch: Some(s),
                 union: None,
             }
         } else {
@@ -165,7 +167,7 @@ impl Visitors {
     pub fn sketch(&self) -> HllSketch {
         match (&self.sketch, &self.union) {
             (None, None) => Self::empty_sketch(),
-            (Some(s), None) => (**s).clone(),
+            (Some(s), None) => s.clone(),
             (s, Some(u)) => {
                 let mut u = (**u).clone();
                 if let Some(s) = s {
