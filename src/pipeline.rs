@@ -829,29 +829,20 @@ fn process_chunk(
                 }
             }
             Ok(rec) => {
+                // Memory reads started here, for the page's memo set and the client's geo
+                // cache slot, come in while the agent and the visitor are worked out.
+                if ctx.reports.pages_daily {
+                    w.memo.warm(rec.target, TAG_PAGE | rec.escaping as u32);
+                }
                 let remote = anon::parse_client(rec.client);
                 if let Some(c) = &mut w.copier {
                     c.parsed(line, &rec, Some(remote), ending_of(chunk, line), copy);
                 }
                 let ip = anon::client_address(remote, rec.forwarded_for, ctx.trusted)
                     .map(anon::unwrap_embedded);
-                let place = match ip {
-                    Some(ip) => {
-                        acc.ipv6_clients += ip.is_ipv6() as u64;
-                        match w.geo.lookup(ip) {
-                            Ok(p) => p,
-                            Err(e) => {
-                                acc.geo_errors += 1;
-                                acc.first_geo_error.get_or_insert(e);
-                                Place::UNKNOWN
-                            }
-                        }
-                    }
-                    None => {
-                        acc.non_ip_clients += 1;
-                        Place::UNKNOWN
-                    }
-                };
+                if let Some(ip) = ip {
+                    w.geo.warm(ip);
+                }
                 let set = ctx.reports;
                 let day = rec.time.div_euclid(86_400);
                 let (agent, visitor, fresh, visitor_id) = if set.visitors() {
@@ -949,6 +940,23 @@ fn process_chunk(
                         acc.vhosts.id(&w.vhost)
                     }
                     _ => acc.vhosts.id(b"-"),
+                };
+                let place = match ip {
+                    Some(ip) => {
+                        acc.ipv6_clients += ip.is_ipv6() as u64;
+                        match w.geo.lookup(ip) {
+                            Ok(p) => p,
+                            Err(e) => {
+                                acc.geo_errors += 1;
+                                acc.first_geo_error.get_or_insert(e);
+                                Place::UNKNOWN
+                            }
+                        }
+                    }
+                    None => {
+                        acc.non_ip_clients += 1;
+                        Place::UNKNOWN
+                    }
                 };
                 acc.record(
                     &Hit {
