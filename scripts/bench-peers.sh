@@ -80,6 +80,8 @@ if ! { command -v cc >/dev/null && cc -O2 -o "$memchr_bin" scripts/memchr-count.
   missing[memchr]="no C compiler"
 fi
 
+command -v taskset >/dev/null || missing[lvnc]="taskset not found (util-linux)"
+
 # ---------------------------------------------------------------- inputs
 big=$dir/combined-$lines.log
 small=$dir/combined-$small_lines-utf8.log
@@ -131,6 +133,13 @@ job() { # KEY [dry]: sets cmd, label, input, ref; clears the job's outputs unles
       label[$k]="logveil process, $what${t:+, --threads 1}"
       input[$k]=$f
       case $k in lvs | lvsn) ref[$k]=lvs ;; *) ref[$k]=lv ;; esac ;;
+    lvnc)
+      # the same as lvn1, with every thread of the run (the diagnostics writer, the uap rule
+      # compilation and the publishing included) confined to one core: with --threads 1 alone
+      # those run on the other core, so that run has more than one core's worth of CPU
+      cmd=(taskset -c 0 "$bin" --now "$now" process "$big" --out "$o/tree" -q --diagnostics errors --threads 1)
+      label[$k]="logveil process, all reports, no copy, --threads 1 on one core (taskset -c 0)"
+      input[$k]=$big ref[$k]=lv ;;
     lvg)
       # geo_daily alone (with its visitors and the diagnostics): the baseline of the
       # all-reports pipeline
@@ -170,7 +179,7 @@ output_of() {
   local k=$1 o=${out[$1]}
   case $k in
     lv | lv1 | lvs) printf '%s lines in the anonymised copy' "$(cat "$o"/anon/* 2>/dev/null | wc -l)" ;;
-    lvn | lvn1 | lvsn | lvg) printf '%s report files' "$(find "$o/tree/reports" -name '*.parquet' 2>/dev/null | wc -l)" ;;
+    lvn | lvn1 | lvnc | lvsn | lvg) printf '%s report files' "$(find "$o/tree/reports" -name '*.parquet' 2>/dev/null | wc -l)" ;;
     duckdb)
       "$py" -c 'import pyarrow.parquet as pq, sys
 print("%d rows, %d day×status rows" % (pq.ParquetFile(sys.argv[1]).metadata.num_rows, pq.ParquetFile(sys.argv[2]).metadata.num_rows))' \
@@ -185,7 +194,7 @@ print("%d valid requests; countries: %s" % (d["general"]["valid_requests"], ", "
   esac
 }
 
-big_keys=(lv lvn lvg lv1 lvn1 duckdb memchr wc)
+big_keys=(lv lvn lvg lv1 lvn1 lvnc duckdb memchr wc)
 small_keys=(lvs lvsn goaccess anon anonip memchrs)
 # Run once, untimed, before the timed rounds: the jobs that write gigabytes. On a virtual
 # machine the first writes into memory never touched since boot cost several times more
@@ -196,6 +205,7 @@ available() {
     duckdb) [ -z "${missing[duckdb]:-}" ] ;;
     goaccess) [ -z "${missing[goaccess]:-}" ] ;;
     anonip) [ -z "${missing[anonip]:-}" ] ;;
+    lvnc) [ -z "${missing[lvnc]:-}" ] ;;
     memchr | memchrs) [ -z "${missing[memchr]:-}" ] ;;
     *) true ;;
   esac
@@ -292,6 +302,7 @@ ratio() { # SLOWER FASTER: median wall of SLOWER over that of FASTER
 }
 speedup=$(ratio lv1 lv)
 speedup_n=$(ratio lvn1 lvn)
+speedup_c=$(ratio lvnc lvn)
 {
   echo "# Benchmarks: logveil and its peers"
   echo
@@ -328,7 +339,10 @@ speedup_n=$(ratio lvn1 lvn)
   table "${big_keys[@]}"
   echo
   echo "Speed-up of \`logveil process\` from 1 thread to the default ($(nproc) worker threads): $speedup"
-  echo "with the anonymised copy, $speedup_n without it."
+  echo "with the anonymised copy, $speedup_n without it. From one core to $(nproc) (the \`--threads 1\` run"
+  echo "confined to one core with \`taskset -c 0\`, against the default run, no copy): $speedup_c. The"
+  echo "difference: with \`--threads 1\` alone, the diagnostics writer and the copy's writes run on the"
+  echo "other core, beside the worker; with $(nproc) workers they share the cores with them."
   echo
   echo "## Small log: GoAccess, anonip"
   echo
@@ -347,6 +361,7 @@ speedup_n=$(ratio lvn1 lvn)
   echo "| DuckDB over \`process\`, large log | $(ratio duckdb lv) | $(ratio duckdb lvn) |"
   echo "| GoAccess over \`process\`, small log | $(ratio goaccess lvs) | $(ratio goaccess lvsn) |"
   echo "| 2 threads against 1, large log | $speedup | $speedup_n |"
+  echo "| $(nproc) cores against 1 (\`taskset -c 0 … --threads 1\`), large log | | $speedup_c |"
   echo "| anonip over \`logveil anonymise\`, small log | $(ratio anonip anon) | |"
   echo "| every report over \`geo_daily\` alone, large log | | $(ratio lvn lvg) |"
   echo
