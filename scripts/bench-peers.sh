@@ -122,24 +122,21 @@ job() { # KEY [dry]: sets cmd, label, input, ref; clears the job's outputs unles
   fi
   out[$k]=$o
   case $k in
-    lv | lv1 | lvs | lvn | lvn1 | lvsn)
+    lv | lv1 | lvs | lvn | lvn1 | lvnc | lvsn)
       # lv*: every report, diagnostics of errors and the anonymised copy; lvn*: the same
-      # without the copy (every report, scrubbing, visitors and diagnostics)
-      local f=$big t=() c=(--anonymised-log "$o/anon") what="all reports + anonymised copy"
+      # without the copy (every report, scrubbing, visitors and diagnostics). lvnc is lvn1
+      # with every thread of the run (the diagnostics writer, the uap rule compilation and the
+      # publishing included) confined to one core: with --threads 1 alone those run on the
+      # other core, so that run has more than one core's worth of CPU.
+      local f=$big t=() c=(--anonymised-log "$o/anon") what="all reports + anonymised copy" on=() where=
       case $k in lvs | lvsn) f=$small ;; esac
-      case $k in lv1 | lvn1) t=(--threads 1) ;; esac
-      case $k in lvn | lvn1 | lvsn) c=() what="all reports, no copy" ;; esac
-      cmd=("$bin" --now "$now" process "$f" --out "$o/tree" -q --diagnostics errors "${c[@]}" "${t[@]}")
-      label[$k]="logveil process, $what${t:+, --threads 1}"
+      case $k in lv1 | lvn1 | lvnc) t=(--threads 1) ;; esac
+      case $k in lvn | lvn1 | lvnc | lvsn) c=() what="all reports, no copy" ;; esac
+      case $k in lvnc) on=(taskset -c 0) where=" on one core (taskset -c 0)" ;; esac
+      cmd=("${on[@]}" "$bin" --now "$now" process "$f" --out "$o/tree" -q --diagnostics errors "${c[@]}" "${t[@]}")
+      label[$k]="logveil process, $what${t:+, --threads 1}$where"
       input[$k]=$f
       case $k in lvs | lvsn) ref[$k]=lvs ;; *) ref[$k]=lv ;; esac ;;
-    lvnc)
-      # the same as lvn1, with every thread of the run (the diagnostics writer, the uap rule
-      # compilation and the publishing included) confined to one core: with --threads 1 alone
-      # those run on the other core, so that run has more than one core's worth of CPU
-      cmd=(taskset -c 0 "$bin" --now "$now" process "$big" --out "$o/tree" -q --diagnostics errors --threads 1)
-      label[$k]="logveil process, all reports, no copy, --threads 1 on one core (taskset -c 0)"
-      input[$k]=$big ref[$k]=lv ;;
     lvg)
       # geo_daily alone (with its visitors and the diagnostics): the baseline of the
       # all-reports pipeline
