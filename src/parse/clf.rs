@@ -163,6 +163,7 @@ pub fn split_request(req: &[u8]) -> (&[u8], &[u8], &[u8]) {
 }
 
 /// Parses one Common or Combined line (without its newline).
+#[inline(always)]
 pub fn parse(line: &[u8]) -> Result<Record<'_>, Reject> {
     let (rec, rest) = parse_prefix(line, true)?;
     if rest.is_empty() {
@@ -178,6 +179,7 @@ pub fn parse(line: &[u8]) -> Result<Record<'_>, Reject> {
 /// Parses the Common fields, then the referer and agent when the line goes on with a quoted
 /// field (or a bare `-`), then, with `allow_xff`, one more quoted field. Returns the record and
 /// whatever follows, unparsed, for formats that append fields of their own.
+#[inline(always)]
 pub fn parse_prefix(line: &[u8], allow_xff: bool) -> Result<(Record<'_>, &[u8]), Reject> {
     use RejectReason::*;
     let at = |reason: RejectReason, rest: In<'_>| Reject {

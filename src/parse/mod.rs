@@ -214,7 +214,7 @@ impl Format {
 
     /// Parses one line (without its newline). W3C lines need the `#Fields:` header in effect:
     /// pass it as `w3c` (without one, every W3C line is rejected).
-    #[inline]
+    #[inline(always)]
     pub fn parse<'a>(
         self,
         line: &'a [u8],
