@@ -600,10 +600,12 @@ pub struct Hit<'a> {
     pub method: &'a [u8],
     pub bytes: u64,
     pub vhost: u32,
+    /// The scrubbed page: read only when `page_known` does not stand, so a caller that
+    /// resolved it may leave it empty.
     pub page: &'a [u8],
     /// The id of `page` in the accumulator's pages, if resolved (see [`Bounded::resolve`]).
     pub page_known: Known,
-    /// `scheme://host`, or `(none)`.
+    /// `scheme://host`, or `(none)`; read only when `referrer_known` does not stand.
     pub referrer: &'a [u8],
     /// The id of `referrer` in the accumulator's referrers, if resolved.
     pub referrer_known: Known,

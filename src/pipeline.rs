@@ -21,7 +21,7 @@ use crate::parse::logformat::LogFormat;
 use crate::parse::w3c::{self, W3cFields};
 use crate::parse::{Format, Reject, RejectReason};
 use crate::publish::Rules;
-use crate::scrub::{Memo, ScrubConfig, Scrubber};
+use crate::scrub::{Memo, MemoKey, ScrubConfig, Scrubber};
 use crate::source::{self, InputSpec, Resume, Source};
 use crate::txn::{self, Txn};
 use crate::ua::AgentCache;
@@ -212,6 +212,37 @@ fn memoised<'m>(
         Err(slot) => {
             scrub(raw, out);
             memo.put(slot, raw, tag, out)
+        }
+    }
+}
+
+/// The scrubbed value of `raw` (located in `memo` as `key`, `None` when too long to be
+/// memoised) and the memo's [`Resolved`] for it. On a hit the value is the memo's own copy,
+/// whose bytes are read only if the caller reads them (to resolve a name not yet resolved, or
+/// to hash it): a repeated field costs the read of its memo set and nothing else. On a miss,
+/// `scrub` writes the value into `out` (cleared first), and the memo keeps it.
+#[inline]
+fn memo_value<'m>(
+    memo: &'m mut Memo<Resolved>,
+    key: Option<MemoKey>,
+    raw: &[u8],
+    out: &'m mut Vec<u8>,
+    scrub: impl FnOnce(&[u8], &mut Vec<u8>),
+) -> (&'m [u8], Option<&'m mut Resolved>) {
+    out.clear();
+    let Some(key) = key else {
+        scrub(raw, out);
+        return (out, None);
+    };
+    match memo.find_key(&key) {
+        Ok(k) => {
+            let (v, aux) = memo.slot_mut(k);
+            (v, Some(aux))
+        }
+        Err(slot) => {
+            scrub(raw, out);
+            let aux = memo.put_key(slot, &key, out);
+            (out, aux)
         }
     }
 }
@@ -831,9 +862,15 @@ fn process_chunk(
             Ok(rec) => {
                 // Memory reads started here, for the page's memo set and the client's geo
                 // cache slot, come in while the agent and the visitor are worked out.
-                if ctx.reports.pages_daily {
-                    w.memo.warm(rec.target, TAG_PAGE | rec.escaping as u32);
-                }
+                let page_key = if ctx.reports.pages_daily {
+                    let key = w.memo.locate(rec.target, TAG_PAGE | rec.escaping as u32);
+                    if let Some(key) = &key {
+                        w.memo.warm(key);
+                    }
+                    key
+                } else {
+                    None
+                };
                 let remote = anon::parse_client(rec.client);
                 if let Some(c) = &mut w.copier {
                     c.parsed(line, &rec, Some(remote), ending_of(chunk, line), copy);
@@ -866,10 +903,13 @@ fn process_chunk(
                 if set.referrers_daily {
                     acc.referrers.make_room();
                 }
+                // `w.page` and `w.referrer` hold the scrubbed values when they were scrubbed
+                // for this line; a value found in the memo is resolved from the memo's copy,
+                // and the name left empty: the accumulator reads a name only to resolve it.
                 let mut page = Resolved::default();
                 w.page.clear();
                 if set.pages_daily {
-                    let memo = match rec.query {
+                    page = match rec.query {
                         // W3C and CloudFront log the query apart: put it back for the scrubber,
                         // which keeps only the parameters asked for.
                         Some(q) if !q.is_empty() && q != b"-" => {
@@ -877,17 +917,19 @@ fn process_chunk(
                             full.push(b'?');
                             full.extend_from_slice(&decode(q, rec.escaping));
                             ctx.scrubber.target(&full, &mut w.page);
-                            None
+                            Resolved::of(None, &mut acc.pages, &w.page)
                         }
-                        _ => memoised(
-                            &mut w.memo,
-                            rec.target,
-                            TAG_PAGE | rec.escaping as u32,
-                            &mut w.page,
-                            |raw, out| ctx.scrubber.target(&decode(raw, rec.escaping), out),
-                        ),
+                        _ => {
+                            let (value, memo) = memo_value(
+                                &mut w.memo,
+                                page_key,
+                                rec.target,
+                                &mut w.page,
+                                |raw, out| ctx.scrubber.target(&decode(raw, rec.escaping), out),
+                            );
+                            Resolved::of(memo, &mut acc.pages, value)
+                        }
                     };
-                    page = Resolved::of(memo, &mut acc.pages, &w.page);
                 }
                 // A referrer without a host scrubs to nothing.
                 let mut referrer = None;
@@ -896,19 +938,16 @@ fn process_chunk(
                     && let Some(r) = rec.referer
                 {
                     // Keyed by the part of the field the host depends on: one entry a site.
-                    let memo = memoised(
-                        &mut w.memo,
-                        Scrubber::referrer_key(r),
-                        TAG_REFERRER | rec.escaping as u32,
-                        &mut w.referrer,
-                        |raw, out| {
+                    let raw = Scrubber::referrer_key(r);
+                    let key = w.memo.locate(raw, TAG_REFERRER | rec.escaping as u32);
+                    let (value, memo) =
+                        memo_value(&mut w.memo, key, raw, &mut w.referrer, |raw, out| {
                             if !ctx.scrubber.referrer_host(&decode(raw, rec.escaping), out) {
                                 out.clear();
                             }
-                        },
-                    );
-                    if !w.referrer.is_empty() {
-                        referrer = Some(Resolved::of(memo, &mut acc.referrers, &w.referrer));
+                        });
+                    if !value.is_empty() {
+                        referrer = Some(Resolved::of(memo, &mut acc.referrers, value));
                     }
                 }
                 let referrer = match referrer {

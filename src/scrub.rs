@@ -705,15 +705,22 @@ impl Scrubber {
 
 /// A two-way set-associative cache of scrubbed values by their raw bytes and a caller's tag
 /// (what was done to them, in which context). Scrubbing is a pure function of those, so a hit
-/// is exactly what scrubbing would give; log fields repeat (agents, referrers, pages), and a
-/// hit costs a hash and a compare instead of a scrub. A miss costs one scrub.
+/// is what scrubbing would give; log fields repeat (agents, referrers, pages), and a hit costs
+/// a hash instead of a scrub. A miss costs one scrub.
 ///
 /// Each slot also carries a caller's `A` (for example what the value resolved to elsewhere),
 /// reset to its default whenever the slot is filled anew.
 ///
-/// Layout: a key hashes to a set of two 32-byte slots in one 64-byte line (hash bits and tag,
-/// lengths, and the key and value in one allocation), so most mismatches cost no second read,
-/// and a hit one more; the `A`s are kept apart, read only on a hit. Each set keeps its most
+/// Keys are not kept: a key is known by the 128-bit XXH3 hash of its bytes under its tag and a
+/// seed drawn at random for each memo, 64 bits of which choose the set and the other 64 are
+/// the slot's check. A hit therefore reads the set's cache line and nothing else (the value
+/// stays where it is until asked for), where comparing the key bytes cost a read of memory
+/// elsewhere on most lines. A lookup compares its check with the two slots of one set, so two
+/// keys are taken for each other with probability 2^-63 per lookup (one in 9·10^18), and the
+/// random seed keeps anyone from writing two such keys on purpose.
+///
+/// Layout: a key hashes to a set of two 32-byte slots in one 64-byte line (check, value
+/// length, the value's allocation); the `A`s are kept apart. Each set keeps its most
 /// recently used entry first: a hit on the second swaps the two, and a new entry goes first,
 /// pushing out the second. Two keys that share a set then both stay, which a direct-mapped
 /// table of the same size could not do: on 100k generated lines with 7.7k distinct requests,
@@ -723,6 +730,7 @@ pub struct Memo<A = ()> {
     aux: Vec<A>,
     /// log2 of the number of sets.
     bits: u32,
+    seed: u64,
 }
 
 /// Two slots, most recently used first, in one cache line.
@@ -732,19 +740,18 @@ struct MemoSet([MemoSlot; 2]);
 
 #[derive(Default)]
 struct MemoSlot {
-    /// Low bits of the key's hash (high half) and the tag (low half); 0 for an empty slot.
+    /// The key's check word (never 0); 0 for an empty slot.
     check: u64,
-    key_len: u16,
     val_len: u16,
-    /// The key, then the value; may be longer than both.
-    kv: Box<[u8]>,
+    /// The value; may be longer.
+    val: Box<[u8]>,
 }
 
-impl MemoSlot {
-    #[inline]
-    fn holds(&self, check: u64, raw: &[u8]) -> bool {
-        self.check == check && self.kv.get(..self.key_len as usize) == Some(raw)
-    }
+/// Where a key lives in a [`Memo`]: its set and check word, from [`Memo::locate`].
+#[derive(Debug, Clone, Copy)]
+pub struct MemoKey {
+    set: usize,
+    check: u64,
 }
 
 impl<A: Default> Memo<A> {
@@ -755,29 +762,30 @@ impl<A: Default> Memo<A> {
 
     /// A memo of `2^bits` slots (`bits` at least 1).
     pub fn new(bits: u32) -> Self {
+        use std::hash::BuildHasher;
         let bits = bits.max(1) - 1;
         Memo {
             sets: (0..1usize << bits).map(|_| MemoSet::default()).collect(),
             aux: (0..2usize << bits).map(|_| A::default()).collect(),
             bits,
+            seed: std::collections::hash_map::RandomState::new().hash_one(0x6c76_6d65_6d6fu64),
         }
     }
 
-    /// The set of `raw` under `tag` and its check word, or `None` for a key too long to keep.
+    /// The set and check word of `raw` under `tag`, or `None` for a key too long to keep.
     #[inline]
-    fn locate(&self, raw: &[u8], tag: u32) -> Option<(usize, u64)> {
-        use std::hash::Hasher;
+    pub fn locate(&self, raw: &[u8], tag: u32) -> Option<MemoKey> {
         if raw.len() > Self::MAX_KEY {
             return None;
         }
-        let mut h = rustc_hash::FxHasher::default();
-        h.write(raw);
-        h.write_u32(tag);
-        let h = h.finish();
-        // Tags are never 0, so neither is a filled slot's check word. The set comes from the
-        // hash's top bits (the best mixed), the check from its low half; `bits` may be 0.
-        let set = ((h >> 32) >> (32 - self.bits)) as usize;
-        Some((set, (h << 32) | u64::from(tag)))
+        let seed = self.seed ^ u64::from(tag).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let h = twox_hash::XxHash3_128::oneshot_with_seed(seed, raw);
+        // The set from the high half (`bits` may be 0), the check from the low half.
+        let set = ((h >> 64) as u64 >> 1 >> (63 - self.bits)) as usize;
+        Some(MemoKey {
+            set,
+            check: (h as u64).max(1),
+        })
     }
 
     /// The value stored for `raw` under `tag` (never 0), or the slot to [`Memo::put`] it in.
@@ -788,27 +796,32 @@ impl<A: Default> Memo<A> {
         Ok(self.slot_mut(k).0)
     }
 
-    /// Prefetches the set of `raw` under `tag`, so that a
-    /// [`Memo::find`] of it made after other work finds the set in the CPU's cache.
+    /// Prefetches the set of `key`, so that a [`Memo::find_key`] of it made after other work
+    /// finds the set in the CPU's cache.
     #[inline]
-    pub fn warm(&self, raw: &[u8], tag: u32) {
-        if let Some((set, _)) = self.locate(raw, tag) {
-            crate::source::prefetch(&self.sets[set]);
-        }
+    pub fn warm(&self, key: &MemoKey) {
+        crate::source::prefetch(&self.sets[key.set]);
     }
 
     /// The slot holding `raw` under `tag`, or the slot to [`Memo::put`] it in. A hit becomes
     /// its set's most recently used entry.
     #[inline]
     pub fn find(&mut self, raw: &[u8], tag: u32) -> Result<usize, usize> {
-        let Some((set, check)) = self.locate(raw, tag) else {
-            return Err(0);
-        };
+        match self.locate(raw, tag) {
+            Some(key) => self.find_key(&key),
+            None => Err(0),
+        }
+    }
+
+    /// [`Memo::find`] of a key already located.
+    #[inline]
+    pub fn find_key(&mut self, key: &MemoKey) -> Result<usize, usize> {
+        let set = key.set;
         let ways = &mut self.sets[set].0;
-        if ways[0].holds(check, raw) {
+        if ways[0].check == key.check {
             return Ok(2 * set);
         }
-        if ways[1].holds(check, raw) {
+        if ways[1].check == key.check {
             ways.swap(0, 1);
             self.aux.swap(2 * set, 2 * set + 1);
             return Ok(2 * set);
@@ -816,39 +829,44 @@ impl<A: Default> Memo<A> {
         Err(2 * set)
     }
 
-    /// The value and the `A` of slot `k`, found by [`Memo::find`].
+    /// The value and the `A` of slot `k`, found by [`Memo::find`]. The value's bytes are not
+    /// read until the caller reads them.
     #[inline]
     pub fn slot_mut(&mut self, k: usize) -> (&[u8], &mut A) {
         let slot = &self.sets[k / 2].0[k % 2];
-        (
-            &slot.kv[slot.key_len as usize..][..slot.val_len as usize],
-            &mut self.aux[k],
-        )
+        (&slot.val[..slot.val_len as usize], &mut self.aux[k])
     }
 
     /// Stores `val` for `raw` under `tag` in `slot` (from a missed [`Memo::find`] of the same
     /// key), with a default `A`, which it returns; `None` for a key too long to keep, or a
     /// value too long. The set's older entry is dropped.
     pub fn put(&mut self, slot: usize, raw: &[u8], tag: u32, val: &[u8]) -> Option<&mut A> {
-        let (_, check) = self.locate(raw, tag)?;
+        let key = self.locate(raw, tag)?;
+        self.put_key(slot, &key, val)
+    }
+
+    /// [`Memo::put`] of a key already located.
+    pub fn put_key(&mut self, slot: usize, key: &MemoKey, val: &[u8]) -> Option<&mut A> {
         if val.len() > Self::MAX_VAL {
             return None;
         }
         let first = slot & !1;
+        debug_assert_eq!(
+            first / 2,
+            key.set,
+            "the slot comes from a find of the same key"
+        );
         let ways = &mut self.sets[first / 2].0;
         // The newer entry becomes the second; the older one's slot (and allocation) is reused.
         ways.swap(0, 1);
         self.aux.swap(first, first + 1);
         let s = &mut ways[0];
-        let need = raw.len() + val.len();
-        if s.kv.len() < need {
-            s.kv = vec![0; need.next_power_of_two().max(64)].into_boxed_slice();
+        if s.val.len() < val.len() {
+            s.val = vec![0; val.len().next_power_of_two().max(32)].into_boxed_slice();
         }
-        s.kv[..raw.len()].copy_from_slice(raw);
-        s.kv[raw.len()..need].copy_from_slice(val);
-        s.key_len = raw.len() as u16;
+        s.val[..val.len()].copy_from_slice(val);
         s.val_len = val.len() as u16;
-        s.check = check;
+        s.check = key.check;
         self.aux[first] = A::default();
         Some(&mut self.aux[first])
     }
