@@ -294,9 +294,14 @@ impl Interner {
 /// outgrows its capacity, the least-requested half of its rows is folded into the [`OTHER`]
 /// row of the same parent (the frequent-items "reverse purge"). Sums are kept exactly; which
 /// rows survive depends on the order of the input only when the bound is reached.
+///
+/// Cells live in a slab, in the order they were added, and a map finds a key's place in it:
+/// the map's entries are small (a key and an index), and a caller that remembers where a
+/// name's cell was last time (see [`Bounded::locate`]) finds it again without the map.
 #[derive(Debug, Clone)]
 pub struct Bounded<K> {
-    pub cells: FxHashMap<K, Cell>,
+    index: FxHashMap<K, u32>,
+    slab: Vec<(K, Cell)>,
     pub names: Interner,
     capacity: usize,
     /// Which numbering of names is in force: a [`Known`] id stands only under the same one.
@@ -368,7 +373,8 @@ impl NamedKey for RefKey {
 impl<K: NamedKey> Bounded<K> {
     pub fn new(capacity: usize) -> Self {
         Bounded {
-            cells: FxHashMap::default(),
+            index: FxHashMap::default(),
+            slab: Vec::new(),
             names: Interner::default(),
             capacity: capacity.max(16),
             generation: Generation::new(),
@@ -389,14 +395,71 @@ impl<K: NamedKey> Bounded<K> {
     pub fn cell_known(&mut self, key: K, name: &[u8], mut known: Known) -> &mut Cell {
         self.make_room();
         let id = self.resolve(name, &mut known).id;
-        self.cells.entry(key.with_name_id(id)).or_default()
+        let at = self.place(key.with_name_id(id));
+        &mut self.slab[at as usize].1
+    }
+
+    /// The place in the slab of the cell of `key` (with its name id), added if new. Purge
+    /// first ([`Bounded::make_room`]) if ids and places must still stand after.
+    #[inline]
+    fn place(&mut self, key: K) -> u32 {
+        let slab = &mut self.slab;
+        *self.index.entry(key).or_insert_with(|| {
+            slab.push((key, Cell::default()));
+            (slab.len() - 1) as u32
+        })
+    }
+
+    /// The place of the cell of `key` named by `known` (which must stand: resolve it first),
+    /// for [`Bounded::at`]: `hint` when the cell there has that key (a place this table gave
+    /// for the same name earlier), otherwise found or added, and `hint` updated.
+    #[inline]
+    pub fn locate(&mut self, key: K, known: Known, hint: &mut u32) -> u32 {
+        debug_assert_eq!(
+            known.generation, self.generation.0,
+            "resolve the name first"
+        );
+        let key = key.with_name_id(known.id);
+        if let Some((k, _)) = self.slab.get(*hint as usize)
+            && *k == key
+        {
+            return *hint;
+        }
+        *hint = self.place(key);
+        *hint
+    }
+
+    /// The cell at `place`, from [`Bounded::locate`] since the last purge.
+    #[inline]
+    pub fn at(&mut self, place: u32) -> &mut Cell {
+        &mut self.slab[place as usize].1
+    }
+
+    /// The number of cells.
+    pub fn len(&self) -> usize {
+        self.slab.len()
+    }
+
+    /// Whether the table has no cell.
+    pub fn is_empty(&self) -> bool {
+        self.slab.is_empty()
+    }
+
+    /// Rewrites every key with `f` (which keeps name ids), merging cells that meet.
+    pub fn map_keys(&mut self, f: impl Fn(K) -> K) {
+        let slab = std::mem::take(&mut self.slab);
+        self.index.clear();
+        for (k, c) in slab {
+            let at = self.place(f(k));
+            self.slab[at as usize].1.merge(c);
+        }
     }
 
     /// Purges now if the next new cell would find the table full, so that ids resolved
     /// before that cell is added still stand.
     #[inline]
     pub fn make_room(&mut self) {
-        if self.cells.len() >= self.capacity {
+        if self.slab.len() >= self.capacity {
             self.purge();
         }
     }
@@ -416,10 +479,11 @@ impl<K: NamedKey> Bounded<K> {
 
     /// Folds the less-requested half of the rows into other-rows.
     fn purge(&mut self) {
-        let mut counts: Vec<u64> = self.cells.values().map(|c| c.totals.requests).collect();
+        let mut counts: Vec<u64> = self.slab.iter().map(|(_, c)| c.totals.requests).collect();
         let mid = counts.len() / 2;
         let (_, &mut threshold, _) = counts.select_nth_unstable(mid);
-        let cells = std::mem::take(&mut self.cells);
+        let cells = std::mem::take(&mut self.slab);
+        self.index.clear();
         let mut keep = FxHashSet::default();
         let mut kept = FxHashMap::default();
         let mut folded: Vec<(K, Cell)> = Vec::new();
@@ -436,14 +500,16 @@ impl<K: NamedKey> Bounded<K> {
         let map = self.names.retain(&keep);
         self.generation = Generation::new();
         for (k, c) in kept {
-            self.cells.insert(k.with_name_id(map[&k.name_id()]), c);
+            let at = self.place(k.with_name_id(map[&k.name_id()]));
+            self.slab[at as usize].1 = c;
         }
         for (k, c) in folded {
-            self.cells.entry(k).or_default().merge(c);
+            let at = self.place(k);
+            self.slab[at as usize].1.merge(c);
         }
         // Other-rows can outnumber the capacity only with more parents than it; grow then.
-        if self.cells.len() * 2 > self.capacity {
-            self.capacity = self.cells.len() * 2;
+        if self.slab.len() * 2 > self.capacity {
+            self.capacity = self.slab.len() * 2;
         }
     }
 
@@ -451,19 +517,20 @@ impl<K: NamedKey> Bounded<K> {
     pub fn merge(&mut self, other: Bounded<K>) {
         self.purged_rows += other.purged_rows;
         self.purged_requests += other.purged_requests;
-        for (k, c) in other.cells {
+        for (k, c) in other.slab {
             let name = other.names.name(k.name_id());
             let id = self.names.id(name);
-            self.cells.entry(k.with_name_id(id)).or_default().merge(c);
+            let at = self.place(k.with_name_id(id));
+            self.slab[at as usize].1.merge(c);
         }
-        while self.cells.len() > self.capacity {
+        while self.slab.len() > self.capacity {
             self.purge();
         }
     }
 
     /// Every cell with its name.
     pub fn named(&self) -> impl Iterator<Item = (&K, &[u8], &Cell)> {
-        self.cells
+        self.slab
             .iter()
             .map(|(k, c)| (k, self.names.name(k.name_id()), c))
     }
@@ -605,10 +672,15 @@ pub struct Hit<'a> {
     pub page: &'a [u8],
     /// The id of `page` in the accumulator's pages, if resolved (see [`Bounded::resolve`]).
     pub page_known: Known,
+    /// The place of the line's page cell, if located (see [`Bounded::locate`]); then neither
+    /// `page` nor `page_known` is read.
+    pub page_cell: Option<u32>,
     /// `scheme://host`, or `(none)`; read only when `referrer_known` does not stand.
     pub referrer: &'a [u8],
     /// The id of `referrer` in the accumulator's referrers, if resolved.
     pub referrer_known: Known,
+    /// The place of the line's referrer cell, if located.
+    pub referrer_cell: Option<u32>,
     /// Id of the agent class in the accumulator's `agent_classes`.
     pub agent: u32,
     pub visitor: Coupon,
@@ -658,9 +730,13 @@ impl Accumulator {
                 .add(h.bytes);
         }
         if set.pages_daily {
-            let cell = self
-                .pages
-                .cell_known((day, h.vhost, OTHER_ID, class), h.page, h.page_known);
+            let cell = match h.page_cell {
+                Some(at) => self.pages.at(at),
+                None => {
+                    self.pages
+                        .cell_known((day, h.vhost, OTHER_ID, class), h.page, h.page_known)
+                }
+            };
             if h.fresh_page {
                 cell.add(h.bytes, h.visitor);
             } else {
@@ -668,9 +744,12 @@ impl Accumulator {
             }
         }
         if set.referrers_daily {
-            let cell = self
-                .referrers
-                .cell_known((day, OTHER_ID), h.referrer, h.referrer_known);
+            let cell = match h.referrer_cell {
+                Some(at) => self.referrers.at(at),
+                None => self
+                    .referrers
+                    .cell_known((day, OTHER_ID), h.referrer, h.referrer_known),
+            };
             if h.fresh_referrer {
                 cell.add(h.bytes, h.visitor);
             } else {
@@ -715,11 +794,7 @@ impl Accumulator {
                 .merge(v);
         }
         let mut pages = other.pages;
-        pages.cells = pages
-            .cells
-            .into_iter()
-            .map(|((d, v, p, c), cell)| ((d, vhost_map[v as usize], p, c), cell))
-            .collect();
+        pages.map_keys(|(d, v, p, c)| (d, vhost_map[v as usize], p, c));
         self.pages.merge(pages);
         self.referrers.merge(other.referrers);
         let mut agent_ids: FxHashMap<&AgentClass, u32> = FxHashMap::default();
@@ -835,8 +910,10 @@ mod tests {
                     vhost,
                     page: page.as_bytes(),
                     page_known: Known::NONE,
+                    page_cell: None,
                     referrer: referrer.as_bytes(),
                     referrer_known: Known::NONE,
+                    referrer_cell: None,
                     agent: (c % 2) as u32,
                     visitor: Coupon::from_value(c),
                     fresh: true,
@@ -935,6 +1012,39 @@ mod tests {
 
     /// An id resolved before a purge (which renumbers names) or in another table is not
     /// taken: the cell is found by name instead.
+    /// A remembered place is taken only when the cell there has the key asked for: through
+    /// purges (which renumber names and move cells), every named cell holds only its own
+    /// name's requests, and no request is lost.
+    #[test]
+    fn a_remembered_place_is_taken_only_for_its_own_key() {
+        let mut t: Bounded<RefKey> = Bounded::new(16);
+        let mut known = vec![Known::NONE; 40];
+        let mut hint = vec![0u32; 40];
+        for day in 0..3 {
+            for _ in 0..2 {
+                for i in 0..40usize {
+                    t.make_room();
+                    let name = format!("n{i}");
+                    t.resolve(name.as_bytes(), &mut known[i]);
+                    let at = t.locate((day, OTHER_ID), known[i], &mut hint[i]);
+                    t.at(at).totals.add(i as u64);
+                }
+            }
+        }
+        let (mut requests, mut bytes) = (0, 0);
+        for (_, name, c) in t.named() {
+            requests += c.totals.requests;
+            bytes += c.totals.bytes;
+            if let Some(i) = std::str::from_utf8(name).unwrap().strip_prefix('n') {
+                let i: u64 = i.parse().unwrap();
+                assert_eq!(c.totals.bytes, i * c.totals.requests, "cell of {i}");
+            }
+        }
+        assert_eq!(requests, 240);
+        assert_eq!(bytes, 6 * (0..40).sum::<u64>());
+        assert!(t.purged_rows > 0, "the test purges");
+    }
+
     #[test]
     fn a_known_id_stands_only_under_its_numbering() {
         let mut t: Bounded<RefKey> = Bounded::new(16);

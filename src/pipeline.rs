@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::agg::{Accumulator, Bounded, Hit, Known, NamedKey, ReportSet, status_class};
+use crate::agg::{Accumulator, Bounded, Hit, Known, NamedKey, OTHER_ID, ReportSet, status_class};
 use crate::anon::{self, Masks};
 use crate::anonymise::run::OutCompression;
 use crate::anonymise::{Copier, CopyCtx, CopyFiles};
@@ -170,25 +170,31 @@ struct Resolved {
     /// [`hash`] of the scrubbed value; valid when `hashed`.
     hash: u64,
     hashed: bool,
+    /// Where the value's last cell was in the table (see [`Bounded::locate`]).
+    cell: u32,
 }
 
 impl Resolved {
-    /// `value`'s id in `table` and its hash, each computed once: kept in `memo` (the memo's
-    /// entry for the value) when there is one.
+    /// Resolves `value` in `table`, and the place there of the cell of `key` named by it,
+    /// each from what this memo entry remembers when it still stands: the value's id (when
+    /// the table's numbering is the same), its hash, and the place of its last cell (when
+    /// that cell has the same key). Returns the entry and the place.
     #[inline(always)]
-    fn of<K: NamedKey>(
-        memo: Option<&mut Resolved>,
+    fn cell_in<K: NamedKey>(
+        &mut self,
         table: &mut Bounded<K>,
+        key: K,
         value: &[u8],
-    ) -> Resolved {
-        let mut own = Resolved::default();
-        let r = memo.unwrap_or(&mut own);
-        table.resolve(value, &mut r.known);
-        if !r.hashed {
-            r.hash = hash(value);
-            r.hashed = true;
+    ) -> (Resolved, u32) {
+        table.resolve(value, &mut self.known);
+        if !self.hashed {
+            self.hash = hash(value);
+            self.hashed = true;
         }
-        *r
+        let mut hint = self.cell;
+        let place = table.locate(key, self.known, &mut hint);
+        self.cell = hint;
+        (*self, place)
     }
 }
 
@@ -896,6 +902,24 @@ fn process_chunk(
                     // Only traffic_hourly is on, and it counts no visitors.
                     (0, datasketches::hll::Coupon::from_value(0u8), false, 0)
                 };
+                let vhost = match rec.vhost {
+                    Some(v)
+                        if !v.is_empty()
+                            && v != b"-"
+                            && (set.traffic_hourly || set.pages_daily) =>
+                    {
+                        w.vhost.clear();
+                        memoised(
+                            &mut w.memo,
+                            v,
+                            TAG_VHOST | rec.escaping as u32,
+                            &mut w.vhost,
+                            |raw, out| ctx.scrubber.text(&decode(raw, rec.escaping), out),
+                        );
+                        acc.vhosts.id(&w.vhost)
+                    }
+                    _ => acc.vhosts.id(b"-"),
+                };
                 // Ids resolved below must still stand when the line is recorded.
                 if set.pages_daily {
                     acc.pages.make_room();
@@ -906,7 +930,9 @@ fn process_chunk(
                 // `w.page` and `w.referrer` hold the scrubbed values when they were scrubbed
                 // for this line; a value found in the memo is resolved from the memo's copy,
                 // and the name left empty: the accumulator reads a name only to resolve it.
-                let mut page = Resolved::default();
+                let class = status_class(rec.status);
+                let page_cell_key = (day, vhost, OTHER_ID, class);
+                let mut page = (Resolved::default(), 0);
                 w.page.clear();
                 if set.pages_daily {
                     page = match rec.query {
@@ -917,7 +943,8 @@ fn process_chunk(
                             full.push(b'?');
                             full.extend_from_slice(&decode(q, rec.escaping));
                             ctx.scrubber.target(&full, &mut w.page);
-                            Resolved::of(None, &mut acc.pages, &w.page)
+                            let mut own = Resolved::default();
+                            own.cell_in(&mut acc.pages, page_cell_key, &w.page)
                         }
                         _ => {
                             let (value, memo) = memo_value(
@@ -927,7 +954,9 @@ fn process_chunk(
                                 &mut w.page,
                                 |raw, out| ctx.scrubber.target(&decode(raw, rec.escaping), out),
                             );
-                            Resolved::of(memo, &mut acc.pages, value)
+                            let mut own = Resolved::default();
+                            memo.unwrap_or(&mut own)
+                                .cell_in(&mut acc.pages, page_cell_key, value)
                         }
                     };
                 }
@@ -947,7 +976,12 @@ fn process_chunk(
                             }
                         });
                     if !value.is_empty() {
-                        referrer = Some(Resolved::of(memo, &mut acc.referrers, value));
+                        let mut own = Resolved::default();
+                        referrer = Some(memo.unwrap_or(&mut own).cell_in(
+                            &mut acc.referrers,
+                            (day, OTHER_ID),
+                            value,
+                        ));
                     }
                 }
                 let referrer = match referrer {
@@ -956,29 +990,12 @@ fn process_chunk(
                         w.referrer.clear();
                         w.referrer.extend_from_slice(NO_REFERRER);
                         if set.referrers_daily {
-                            Resolved::of(Some(&mut w.no_referrer), &mut acc.referrers, NO_REFERRER)
+                            w.no_referrer
+                                .cell_in(&mut acc.referrers, (day, OTHER_ID), NO_REFERRER)
                         } else {
-                            Resolved::default()
+                            (Resolved::default(), 0)
                         }
                     }
-                };
-                let vhost = match rec.vhost {
-                    Some(v)
-                        if !v.is_empty()
-                            && v != b"-"
-                            && (set.traffic_hourly || set.pages_daily) =>
-                    {
-                        w.vhost.clear();
-                        memoised(
-                            &mut w.memo,
-                            v,
-                            TAG_VHOST | rec.escaping as u32,
-                            &mut w.vhost,
-                            |raw, out| ctx.scrubber.text(&decode(raw, rec.escaping), out),
-                        );
-                        acc.vhosts.id(&w.vhost)
-                    }
-                    _ => acc.vhosts.id(b"-"),
                 };
                 let place = match ip {
                     Some(ip) => {
@@ -1006,9 +1023,11 @@ fn process_chunk(
                         bytes: rec.bytes,
                         vhost,
                         page: &w.page,
-                        page_known: page.known,
+                        page_known: page.0.known,
+                        page_cell: set.pages_daily.then_some(page.1),
                         referrer: &w.referrer,
-                        referrer_known: referrer.known,
+                        referrer_known: referrer.0.known,
+                        referrer_cell: set.referrers_daily.then_some(referrer.1),
                         agent,
                         visitor,
                         fresh,
@@ -1018,11 +1037,11 @@ fn process_chunk(
                                 mix(
                                     visitor_id
                                         ^ ((vhost as u64) << 8 | status_class(rec.status) as u64),
-                                    page.hash,
+                                    page.0.hash,
                                 ),
                             ),
                         fresh_referrer: set.referrers_daily
-                            && first_sight(&mut w.seen_referrers, mix(visitor_id, referrer.hash)),
+                            && first_sight(&mut w.seen_referrers, mix(visitor_id, referrer.0.hash)),
                     },
                     set,
                 );
