@@ -97,6 +97,28 @@ pub struct Visitors {
     /// cache line less on its way to the registers.
     sketch: Option<HllSketch>,
     union: Option<Box<HllUnion>>,
+    /// Visitors added but not yet in `sketch`. Each update of a sketch reads one register
+    /// (or coupon slot) at random, most often from memory; fed in a batch, those reads
+    /// overlap instead of each waiting for the one before.
+    pending: Pending,
+}
+
+/// Up to [`PENDING`] coupons waiting to be added to a sketch.
+#[derive(Clone, Copy)]
+struct Pending {
+    len: u8,
+    coupons: [Coupon; PENDING],
+}
+
+const PENDING: usize = 8;
+
+impl Default for Pending {
+    fn default() -> Self {
+        Pending {
+            len: 0,
+            coupons: [Coupon::from_value(0u8); PENDING],
+        }
+    }
 }
 
 impl std::fmt::Debug for Visitors {
@@ -114,13 +136,38 @@ impl Visitors {
 
     #[inline]
     pub fn add(&mut self, c: Coupon) {
-        self.sketch
-            .get_or_insert_with(Self::empty_sketch)
-            .update_with_coupon(c);
+        let p = &mut self.pending;
+        p.coupons[p.len as usize] = c;
+        p.len += 1;
+        if p.len as usize == PENDING {
+            self.settle();
+        }
+    }
+
+    /// Adds the pending visitors to the sketch.
+    fn settle(&mut self) {
+        let n = std::mem::take(&mut self.pending.len) as usize;
+        if n > 0 {
+            let s = self.sketch.get_or_insert_with(Self::empty_sketch);
+            for &c in &self.pending.coupons[..n] {
+                s.update_with_coupon(c);
+            }
+        }
+    }
+
+    /// `self` with no visitor pending: borrowed when none is, settled in a copy otherwise.
+    fn settled(&self) -> std::borrow::Cow<'_, Visitors> {
+        if self.pending.len == 0 {
+            std::borrow::Cow::Borrowed(self)
+        } else {
+            let mut v = self.clone();
+            v.settle();
+            std::borrow::Cow::Owned(v)
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.sketch.is_none() && self.union.is_none()
+        self.sketch.is_none() && self.union.is_none() && self.pending.len == 0
     }
 
     /// Visitors of a stored sketch (read back from a report). A sketch of another size or
@@ -132,6 +179,7 @@ impl Visitors {
             Visitors {
                 sketch: Some(s),
                 union: None,
+                pending: Pending::default(),
             }
         } else {
             let mut u = HllUnion::new(Self::LG_K).expect("lg_k 12 is valid");
@@ -139,12 +187,13 @@ impl Visitors {
             Visitors {
                 sketch: None,
                 union: Some(Box::new(u)),
+                pending: Pending::default(),
             }
         }
     }
 
     /// Unions `other` into `self`.
-    pub fn merge(&mut self, other: Visitors) {
+    pub fn merge(&mut self, mut other: Visitors) {
         if other.is_empty() {
             return;
         }
@@ -152,6 +201,8 @@ impl Visitors {
             *self = other;
             return;
         }
+        self.settle();
+        other.settle();
         let u = self
             .union
             .get_or_insert_with(|| Box::new(HllUnion::new(Self::LG_K).expect("lg_k 12 is valid")));
@@ -165,7 +216,8 @@ impl Visitors {
 
     /// Everything added and merged, as one sketch.
     pub fn sketch(&self) -> HllSketch {
-        match (&self.sketch, &self.union) {
+        let me = self.settled();
+        match (&me.sketch, &me.union) {
             (None, None) => Self::empty_sketch(),
             (Some(s), None) => s.clone(),
             (s, Some(u)) => {
@@ -184,7 +236,8 @@ impl Visitors {
     /// visitors would publish different numbers; a union's estimate (Spark's
     /// `hll_sketch_estimate` of `hll_union_agg`) is the composite one too.
     pub fn estimate(&self) -> u64 {
-        match (&self.sketch, &self.union) {
+        let me = self.settled();
+        match (&me.sketch, &me.union) {
             (None, None) => 0,
             (Some(s), None) => s.composite_estimate().round() as u64,
             _ => self.sketch().composite_estimate().round() as u64,
@@ -849,7 +902,16 @@ mod tests {
     /// fed; and a reader of the serialised sketch computes the same number.
     #[test]
     fn the_estimate_is_the_same_however_visitors_were_fed() {
-        for n in [5u64, 300, 5_000, 60_000] {
+        // Counts below, at and above the batch of visitors a sketch is fed in.
+        for n in [
+            1u64,
+            5,
+            PENDING as u64,
+            PENDING as u64 + 1,
+            300,
+            5_000,
+            60_000,
+        ] {
             let coupon = |i: u64| Coupon::from_value(i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
             let mut one = Visitors::default();
             (0..n).for_each(|i| one.add(coupon(i)));
@@ -869,7 +931,11 @@ mod tests {
             }
             let err = (one.estimate() as f64 - n as f64).abs() / n as f64;
             assert!(err < 0.05, "{n}: {}", one.estimate());
+            assert!(!one.is_empty() && !a.is_empty());
         }
+        let none = Visitors::default();
+        assert!(none.is_empty());
+        assert_eq!(none.estimate(), 0);
     }
 
     type Event = (i64, u8, u16, u64);
