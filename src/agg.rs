@@ -1085,7 +1085,7 @@ mod tests {
     fn a_remembered_place_is_taken_only_for_its_own_key() {
         let mut t: Bounded<RefKey> = Bounded::new(16);
         let mut known = vec![Known::NONE; 40];
-        let mut hint = vec![0u32; 40];
+        let mut hint = [0u32; 40];
         for day in 0..3 {
             for _ in 0..2 {
                 for i in 0..40usize {
