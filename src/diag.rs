@@ -75,7 +75,7 @@ pub fn net_key_range(net: &ipnet::IpNet) -> (u128, u128) {
 /// groups that may hold it.
 pub fn writer_properties(kv: Vec<parquet::file::metadata::KeyValue>) -> WriterProperties {
     let addr = ColumnPath::from(ADDR_COLUMN);
-    WriterProperties::builder()
+    let mut props = WriterProperties::builder()
         .set_compression(parquet::basic::Compression::ZSTD(
             parquet::basic::ZstdLevel::default(),
         ))
@@ -83,8 +83,13 @@ pub fn writer_properties(kv: Vec<parquet::file::metadata::KeyValue>) -> WriterPr
         .set_column_bloom_filter_enabled(addr.clone(), true)
         .set_column_bloom_filter_fpp(addr.clone(), 0.01)
         .set_column_bloom_filter_max_ndv(addr, ROW_GROUP_ROWS as u64)
-        .set_key_value_metadata(Some(kv))
-        .build()
+        .set_key_value_metadata(Some(kv));
+    // Columns whose values rarely repeat in a row group: a dictionary would cost an interning
+    // per value and then be dropped for plain encoding when it outgrew its page.
+    for c in ["time", "bytes", "line_number", "raw_line"] {
+        props = props.set_column_dictionary_enabled(ColumnPath::from(c), false);
+    }
+    props.build()
 }
 
 pub fn schema() -> SchemaRef {
