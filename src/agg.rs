@@ -240,7 +240,7 @@ impl Visitors {
         match (&me.sketch, &me.union) {
             (None, None) => 0,
             (Some(s), None) => s.composite_estimate().round() as u64,
-            _ => self.sketch().composite_estimate().round() as u64,
+            _ => me.sketch().composite_estimate().round() as u64,
         }
     }
 
@@ -488,16 +488,6 @@ impl<K: NamedKey> Bounded<K> {
         &mut self.slab[place as usize].1
     }
 
-    /// The number of cells.
-    pub fn len(&self) -> usize {
-        self.slab.len()
-    }
-
-    /// Whether the table has no cell.
-    pub fn is_empty(&self) -> bool {
-        self.slab.is_empty()
-    }
-
     /// Rewrites every key with `f` (which keeps name ids), merging cells that meet.
     pub fn map_keys(&mut self, f: impl Fn(K) -> K) {
         let slab = std::mem::take(&mut self.slab);
@@ -720,15 +710,16 @@ pub struct Hit<'a> {
     pub method: &'a [u8],
     pub bytes: u64,
     pub vhost: u32,
-    /// The scrubbed page: read only when `page_known` does not stand, so a caller that
-    /// resolved it may leave it empty.
+    /// The scrubbed page: read only when `page_cell` is `None` and `page_known` does not
+    /// stand.
     pub page: &'a [u8],
     /// The id of `page` in the accumulator's pages, if resolved (see [`Bounded::resolve`]).
     pub page_known: Known,
     /// The place of the line's page cell, if located (see [`Bounded::locate`]); then neither
     /// `page` nor `page_known` is read.
     pub page_cell: Option<u32>,
-    /// `scheme://host`, or `(none)`; read only when `referrer_known` does not stand.
+    /// `scheme://host`, or `(none)`; read only when `referrer_cell` is `None` and
+    /// `referrer_known` does not stand.
     pub referrer: &'a [u8],
     /// The id of `referrer` in the accumulator's referrers, if resolved.
     pub referrer_known: Known,
@@ -1076,8 +1067,6 @@ mod tests {
         }
     }
 
-    /// An id resolved before a purge (which renumbers names) or in another table is not
-    /// taken: the cell is found by name instead.
     /// A remembered place is taken only when the cell there has the key asked for: through
     /// purges (which renumber names and move cells), every named cell holds only its own
     /// name's requests, and no request is lost.
@@ -1111,6 +1100,8 @@ mod tests {
         assert!(t.purged_rows > 0, "the test purges");
     }
 
+    /// An id resolved before a purge (which renumbers names) or in another table is not
+    /// taken: the cell is found by name instead.
     #[test]
     fn a_known_id_stands_only_under_its_numbering() {
         let mut t: Bounded<RefKey> = Bounded::new(16);

@@ -191,34 +191,8 @@ impl Resolved {
             self.hash = hash(value);
             self.hashed = true;
         }
-        let mut hint = self.cell;
-        let place = table.locate(key, self.known, &mut hint);
-        self.cell = hint;
+        let place = table.locate(key, self.known, &mut self.cell);
         (*self, place)
-    }
-}
-
-/// `scrub` of `raw` into `out` (which it clears), through `memo`. Returns the memo's
-/// [`Resolved`] for the value, or `None` when `raw` is too long to be memoised.
-#[inline]
-fn memoised<'m>(
-    memo: &'m mut Memo<Resolved>,
-    raw: &[u8],
-    tag: u32,
-    out: &mut Vec<u8>,
-    scrub: impl FnOnce(&[u8], &mut Vec<u8>),
-) -> Option<&'m mut Resolved> {
-    out.clear();
-    match memo.find(raw, tag) {
-        Ok(k) => {
-            let (v, aux) = memo.slot_mut(k);
-            out.extend_from_slice(v);
-            Some(aux)
-        }
-        Err(slot) => {
-            scrub(raw, out);
-            memo.put(slot, raw, tag, out)
-        }
     }
 }
 
@@ -911,15 +885,12 @@ fn process_chunk(
                             && v != b"-"
                             && (set.traffic_hourly || set.pages_daily) =>
                     {
-                        w.vhost.clear();
-                        memoised(
-                            &mut w.memo,
-                            v,
-                            TAG_VHOST | rec.escaping as u32,
-                            &mut w.vhost,
-                            |raw, out| ctx.scrubber.text(&decode(raw, rec.escaping), out),
-                        );
-                        acc.vhosts.id(&w.vhost)
+                        let key = w.memo.locate(v, TAG_VHOST | rec.escaping as u32);
+                        let (value, _) =
+                            memo_value(&mut w.memo, key, v, &mut w.vhost, |raw, out| {
+                                ctx.scrubber.text(&decode(raw, rec.escaping), out)
+                            });
+                        acc.vhosts.id(value)
                     }
                     _ => acc.vhosts.id(b"-"),
                 };
@@ -930,9 +901,9 @@ fn process_chunk(
                 if set.referrers_daily {
                     acc.referrers.make_room();
                 }
-                // `w.page` and `w.referrer` hold the scrubbed values when they were scrubbed
-                // for this line; a value found in the memo is resolved from the memo's copy,
-                // and the name left empty: the accumulator reads a name only to resolve it.
+                // A value found in the memo is resolved from the memo's copy; `w.page` and
+                // `w.referrer` hold a value only when it was scrubbed for this line. The cells
+                // are located here, so the accumulator reads neither name.
                 let class = status_class(rec.status);
                 let page_cell_key = (day, vhost, OTHER_ID, class);
                 let mut page = (Resolved::default(), 0);
@@ -990,8 +961,6 @@ fn process_chunk(
                 let referrer = match referrer {
                     Some(r) => r,
                     None => {
-                        w.referrer.clear();
-                        w.referrer.extend_from_slice(NO_REFERRER);
                         if set.referrers_daily {
                             w.no_referrer
                                 .cell_in(&mut acc.referrers, (day, OTHER_ID), NO_REFERRER)
@@ -1038,8 +1007,7 @@ fn process_chunk(
                             && first_sight(
                                 &mut w.seen_pages,
                                 mix(
-                                    visitor_id
-                                        ^ ((vhost as u64) << 8 | status_class(rec.status) as u64),
+                                    visitor_id ^ ((vhost as u64) << 8 | class as u64),
                                     page.0.hash,
                                 ),
                             ),
